@@ -1,0 +1,292 @@
+"""Change detection: what is new, changed, metadata-only or deleted since the last run.
+
+The source is read in keyset pages on ``(updated_at, id)`` from the watermark minus an
+overlap window up to the run's upper bound (the data-interval end, never ``now()``).
+Every row is compared with what the platform last processed (``product_state``) by
+content hashes, so rows seen twice because of the overlap are classified ``unchanged``
+and skipped. Hard deletes come from the tombstone table kept by ``cdc install``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+log = logging.getLogger(__name__)
+
+NEW = "new"
+IMAGE_CHANGED = "image_changed"
+TEXT_CHANGED = "text_changed"
+IMAGE_AND_TEXT_CHANGED = "image_and_text_changed"
+METADATA_ONLY = "metadata_only"
+DELETED = "deleted"
+REPROCESS = "reprocess"
+UNCHANGED = "unchanged"
+CHANGE_CLASSES = (NEW, IMAGE_CHANGED, TEXT_CHANGED, IMAGE_AND_TEXT_CHANGED, METADATA_ONLY,
+                  DELETED, REPROCESS)
+
+PAGE_SIZE = 5_000
+
+
+def _digest(value: object) -> str:
+    payload = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+def _clean(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+@dataclass
+class ProductSnapshot:
+    """One product as read from the source, with the hashes that classify changes."""
+
+    sku: str
+    product_id: int | None
+    active: bool
+    title: str = ""
+    description: str = ""
+    brand: str | None = None
+    category: str | None = None
+    price: float | None = None
+    currency: str | None = None
+    stock: int | None = None
+    language: str | None = None
+    images: list[str] = field(default_factory=list)
+    image_versions: list[str] = field(default_factory=list)
+    source_updated_at: datetime | None = None
+
+    @property
+    def text_hash(self) -> str:
+        return _digest([_clean(self.title), _clean(self.description), _clean(self.brand),
+                        _clean(self.category)])
+
+    @property
+    def image_hash(self) -> str:
+        return _digest(list(zip(self.images, self.image_versions, strict=True)))
+
+    @property
+    def meta_hash(self) -> str:
+        return _digest([self.price, self.currency, self.stock, self.active])
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of everything the models see (text and images)."""
+        return _digest([self.text_hash, self.image_hash])
+
+
+@dataclass
+class ChangeItem:
+    """A product in a run's change set; the manifest line a shard worker receives."""
+
+    sku: str
+    product_id: int | None
+    change_class: str
+    active: bool
+    text_hash: str | None = None
+    image_hash: str | None = None
+    meta_hash: str | None = None
+    content_hash: str | None = None
+    source_updated_at: str | None = None
+    product: dict | None = None
+    shard: int = 0
+
+    @property
+    def retag(self) -> bool:
+        return self.change_class in (NEW, IMAGE_CHANGED, TEXT_CHANGED, IMAGE_AND_TEXT_CHANGED,
+                                     REPROCESS)
+
+    @property
+    def embed_text(self) -> bool:
+        return self.change_class in (NEW, TEXT_CHANGED, IMAGE_AND_TEXT_CHANGED, REPROCESS)
+
+    @property
+    def embed_image(self) -> bool:
+        return self.change_class in (NEW, IMAGE_CHANGED, IMAGE_AND_TEXT_CHANGED, REPROCESS)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> ChangeItem:
+        return cls(**data)
+
+
+def classify(snapshot: ProductSnapshot, state: dict | None, *, force: bool = False) -> str:
+    """Change class of ``snapshot`` against the last processed ``state`` row (or None)."""
+    if not snapshot.active:
+        return DELETED if state and state["active"] else UNCHANGED
+    if state is None or not state["active"]:
+        return NEW
+    text = snapshot.text_hash != state["text_hash"]
+    image = snapshot.image_hash != state["image_hash"]
+    if text and image:
+        return IMAGE_AND_TEXT_CHANGED
+    if text:
+        return TEXT_CHANGED
+    if image:
+        return IMAGE_CHANGED
+    if force:
+        return REPROCESS
+    if snapshot.meta_hash != state["meta_hash"]:
+        return METADATA_ONLY
+    return UNCHANGED
+
+
+def to_item(snapshot: ProductSnapshot, change_class: str) -> ChangeItem:
+    product = None
+    if change_class != DELETED:
+        product = {
+            "title": snapshot.title, "description": snapshot.description,
+            "brand": snapshot.brand, "category": snapshot.category, "price": snapshot.price,
+            "currency": snapshot.currency, "stock": snapshot.stock,
+            "language": snapshot.language, "images": snapshot.images,
+        }
+    return ChangeItem(
+        sku=snapshot.sku, product_id=snapshot.product_id, change_class=change_class,
+        active=snapshot.active and change_class != DELETED, text_hash=snapshot.text_hash,
+        image_hash=snapshot.image_hash, meta_hash=snapshot.meta_hash,
+        content_hash=snapshot.content_hash,
+        source_updated_at=snapshot.source_updated_at.isoformat()
+        if snapshot.source_updated_at else None,
+        product=product,
+    )
+
+
+_SELECT = """
+SELECT p.id, p.sku, p.title, p.description, p.brand, p.category, p.price, p.currency,
+       p.stock, p.language, p.is_deleted, p.updated_at,
+       coalesce(array_agg(i.url ORDER BY i.position) FILTER (WHERE i.id IS NOT NULL), '{{}}'),
+       coalesce(array_agg(i.updated_at::text ORDER BY i.position)
+                FILTER (WHERE i.id IS NOT NULL), '{{}}')
+  FROM {src}.products p
+  LEFT JOIN {src}.product_images i ON i.product_id = p.id
+"""
+
+
+def _snapshot(row: tuple) -> ProductSnapshot:
+    (pid, sku, title, desc, brand, category, price, currency, stock, language, deleted,
+     updated_at, images, versions) = row
+    return ProductSnapshot(
+        sku=sku, product_id=pid, active=not deleted, title=title or "", description=desc or "",
+        brand=brand, category=category,
+        price=float(price) if isinstance(price, Decimal) else price, currency=currency,
+        stock=stock, language=language, images=list(images), image_versions=list(versions),
+        source_updated_at=updated_at,
+    )
+
+
+def scan_window(conn, src: str, lower: tuple[datetime, int] | None, upper: datetime,
+                page_size: int = PAGE_SIZE) -> Iterator[ProductSnapshot]:
+    """Products with ``lower < (updated_at, id)`` and ``updated_at <= upper``, keyset-paged."""
+    key = lower
+    while True:
+        where = ["p.updated_at <= %s"]
+        params: list = [upper]
+        if key is not None:
+            where.append("(p.updated_at, p.id) > (%s, %s)")
+            params.extend(key)
+        sql = (_SELECT.format(src=src) + " WHERE " + " AND ".join(where)
+               + " GROUP BY p.id ORDER BY p.updated_at, p.id LIMIT %s")
+        with conn.cursor() as cur:
+            cur.execute(sql, [*params, page_size])
+            rows = cur.fetchall()
+        for row in rows:
+            yield _snapshot(row)
+        if len(rows) < page_size:
+            return
+        key = (rows[-1][11], rows[-1][0])
+
+
+def scan_selection(conn, src: str, *, skus: list[str] | None = None,
+                   category: str | None = None, since: datetime | None = None,
+                   until: datetime | None = None,
+                   page_size: int = PAGE_SIZE) -> Iterator[ProductSnapshot]:
+    """Products chosen by a backfill's selection (all when nothing is given), id-paged."""
+    last_id = 0
+    while True:
+        where, params = ["p.id > %s"], [last_id]
+        if skus:
+            where.append("p.sku = ANY(%s)")
+            params.append(list(skus))
+        if category:
+            where.append("p.category ILIKE %s")
+            params.append(category)
+        if since:
+            where.append("p.updated_at >= %s")
+            params.append(since)
+        if until:
+            where.append("p.updated_at <= %s")
+            params.append(until)
+        sql = (_SELECT.format(src=src) + " WHERE " + " AND ".join(where)
+               + " GROUP BY p.id ORDER BY p.id LIMIT %s")
+        with conn.cursor() as cur:
+            cur.execute(sql, [*params, page_size])
+            rows = cur.fetchall()
+        for row in rows:
+            yield _snapshot(row)
+        if len(rows) < page_size:
+            return
+        last_id = rows[-1][0]
+
+
+def load_state(conn, state_schema: str, skus: list[str]) -> dict[str, dict]:
+    """The ``product_state`` rows of ``skus``, keyed by SKU."""
+    if not skus:
+        return {}
+    with conn.cursor() as cur:
+        cur.execute(
+            f"SELECT sku, active, text_hash, image_hash, meta_hash FROM {state_schema}.product_state"
+            " WHERE sku = ANY(%s)", (skus,))
+        return {r[0]: {"active": r[1], "text_hash": r[2], "image_hash": r[3], "meta_hash": r[4]}
+                for r in cur.fetchall()}
+
+
+def tombstones(conn, src: str, state_schema: str, lower: datetime | None,
+               upper: datetime) -> tuple[list[ChangeItem], datetime | None]:
+    """Hard deletes recorded in ``(lower, upper]`` of SKUs the platform holds as active.
+
+    A SKU that was deleted and re-created (a live row with the same SKU exists) is skipped;
+    the scan handles it. Returns the items and the newest tombstone time seen.
+    """
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s)", (f"{src}.product_tombstones",))
+        if cur.fetchone()[0] is None:
+            return [], None
+        cur.execute(
+            f"""SELECT t.sku, max(t.product_id), max(t.deleted_at)
+                  FROM {src}.product_tombstones t
+                  JOIN {state_schema}.product_state s ON s.sku = t.sku AND s.active
+                 WHERE t.deleted_at <= %s AND (%s::timestamptz IS NULL OR t.deleted_at > %s)
+                   AND NOT EXISTS (SELECT 1 FROM {src}.products p WHERE p.sku = t.sku)
+                 GROUP BY t.sku""",
+            (upper, lower, lower))
+        rows = cur.fetchall()
+        cur.execute(
+            f"SELECT max(deleted_at) FROM {src}.product_tombstones WHERE deleted_at <= %s",
+            (upper,))
+        newest = cur.fetchone()[0]
+    items = [ChangeItem(sku=r[0], product_id=r[1], change_class=DELETED, active=False,
+                        source_updated_at=r[2].isoformat()) for r in rows]
+    return items, newest
+
+
+def reconcile_deletes(conn, src: str, state_schema: str) -> list[ChangeItem]:
+    """SKUs active in the platform's state that no longer exist in the source."""
+    with conn.cursor() as cur:
+        cur.execute(
+            f"""SELECT s.sku, s.product_id FROM {state_schema}.product_state s
+                 WHERE s.active AND NOT EXISTS
+                       (SELECT 1 FROM {src}.products p WHERE p.sku = s.sku)""")
+        return [ChangeItem(sku=r[0], product_id=r[1], change_class=DELETED, active=False)
+                for r in cur.fetchall()]
+
+
+def overlap_start(ts: datetime, overlap_seconds: int) -> tuple[datetime, int]:
+    """The keyset start for a watermark: ``overlap_seconds`` before it, any id."""
+    return (ts - timedelta(seconds=overlap_seconds), 0)

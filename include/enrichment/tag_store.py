@@ -1,0 +1,141 @@
+"""Tag stores: where each SKU's tags and product document land.
+
+``TagStore`` is the interface; ``PostgresTagStore`` (the default) keeps tags in the
+platform database. Writes are idempotent: a SKU's tags are replaced as a whole in one
+transaction, so re-running a shard leaves the same rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from psycopg2.extras import execute_values
+
+from enrichment.db import connect
+
+
+@dataclass
+class ProductDoc:
+    """The searchable document of a product: metadata the tag store keeps current."""
+
+    sku: str
+    title: str | None = None
+    brand: str | None = None
+    category: str | None = None
+    price: float | None = None
+    stock: int | None = None
+    active: bool = True
+    content_hash: str | None = None
+
+
+@dataclass
+class TagDocument:
+    """All tags of one SKU as produced by one tagging pass."""
+
+    doc: ProductDoc
+    tags: list[dict] = field(default_factory=list)
+    taxonomy_version: str = ""
+    model_id: str = ""
+    content_hash: str = ""
+    run_id: str | None = None
+
+
+class TagStore(Protocol):
+    """What the shard worker and the quality checks need from a tag store."""
+
+    def replace_tags(self, docs: list[TagDocument]) -> int: ...
+
+    def update_metadata(self, docs: list[ProductDoc]) -> int: ...
+
+    def delete(self, skus: list[str]) -> int: ...
+
+    def tagged_skus(self, skus: list[str]) -> dict[str, str]: ...
+
+
+class PostgresTagStore:
+    """Tags in ``{schema}.tags`` and documents in ``{schema}.product_docs``."""
+
+    def __init__(self, url: str, schema: str):
+        self.url = url
+        self.schema = schema
+
+    def _upsert_docs(self, cur, docs: list[ProductDoc]) -> None:
+        if not docs:
+            return
+        execute_values(
+            cur,
+            f"""INSERT INTO {self.schema}.product_docs
+                   (sku, title, brand, category, price, stock, active, content_hash)
+                VALUES %s
+                ON CONFLICT (sku) DO UPDATE SET
+                   title = EXCLUDED.title, brand = EXCLUDED.brand,
+                   category = EXCLUDED.category, price = EXCLUDED.price,
+                   stock = EXCLUDED.stock, active = EXCLUDED.active,
+                   content_hash = coalesce(EXCLUDED.content_hash,
+                                           {self.schema}.product_docs.content_hash),
+                   updated_at = clock_timestamp()""",
+            [(d.sku, d.title, d.brand, d.category, d.price, d.stock, d.active, d.content_hash)
+             for d in docs],
+        )
+
+    def replace_tags(self, docs: list[TagDocument]) -> int:
+        """Replace the tags of every SKU in ``docs``; returns the number of tag rows."""
+        if not docs:
+            return 0
+        rows = [
+            (d.doc.sku, t["attribute"], t["value"], float(t["confidence"]), list(t["sources"]),
+             d.taxonomy_version, d.model_id, d.content_hash, d.run_id)
+            for d in docs for t in d.tags
+        ]
+        with connect(self.url) as conn, conn.cursor() as cur:
+            self._upsert_docs(cur, [d.doc for d in docs])
+            cur.execute(f"DELETE FROM {self.schema}.tags WHERE sku = ANY(%s)",
+                        ([d.doc.sku for d in docs],))
+            if rows:
+                execute_values(
+                    cur,
+                    f"""INSERT INTO {self.schema}.tags (sku, attribute, value, confidence,
+                           sources, taxonomy_version, model_id, content_hash, run_id)
+                        VALUES %s""",
+                    rows,
+                )
+        return len(rows)
+
+    def update_metadata(self, docs: list[ProductDoc]) -> int:
+        """Update product documents without touching tags (metadata-only changes)."""
+        with connect(self.url) as conn, conn.cursor() as cur:
+            self._upsert_docs(cur, docs)
+        return len(docs)
+
+    def delete(self, skus: list[str]) -> int:
+        """Remove the tags and documents of ``skus``; returns tag rows removed."""
+        if not skus:
+            return 0
+        with connect(self.url) as conn, conn.cursor() as cur:
+            cur.execute(f"DELETE FROM {self.schema}.tags WHERE sku = ANY(%s)", (skus,))
+            removed = cur.rowcount
+            cur.execute(f"DELETE FROM {self.schema}.product_docs WHERE sku = ANY(%s)", (skus,))
+        return removed
+
+    def tagged_skus(self, skus: list[str]) -> dict[str, str]:
+        """``{sku: content_hash}`` of the documents already tagged among ``skus``."""
+        if not skus:
+            return {}
+        with connect(self.url) as conn, conn.cursor() as cur:
+            cur.execute(
+                f"SELECT sku, content_hash FROM {self.schema}.product_docs "
+                "WHERE sku = ANY(%s) AND content_hash IS NOT NULL", (skus,))
+            return dict(cur.fetchall())
+
+
+def tag_store_from_settings(settings, url: str) -> TagStore:
+    """The configured tag store (``ENRICHMENT_TAG_STORE``, default ``postgres``)."""
+    import os
+
+    from enrichment.config import ConfigError
+
+    backend = os.environ.get("ENRICHMENT_TAG_STORE", "postgres")
+    if backend == "postgres":
+        return PostgresTagStore(url, settings.state_schema)
+    raise ConfigError(f"ENRICHMENT_TAG_STORE={backend!r} is not a known tag store (postgres)")

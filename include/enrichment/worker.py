@@ -1,0 +1,231 @@
+"""The shard worker: everything heavy for one shard of a run's change set.
+
+``python -m enrichment process-shard --run-id R --shard N`` reads the shard's manifest,
+deletes what was deleted, refreshes metadata-only changes without models, tags changed
+content (quarantining bad images), embeds changed text (and images when configured),
+and writes the shard's result file. Locally an Airflow task calls it in-process; in
+production a GPU pod runs the same command. Every write is an idempotent upsert.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from enrichment import quarantine
+from enrichment.changes import DELETED, METADATA_ONLY, ChangeItem
+from enrichment.config import Settings, load_settings
+from enrichment.db import database_url
+from enrichment.shards import ShardStore
+from enrichment.tag_store import ProductDoc, TagDocument, tag_store_from_settings
+from enrichment.vectors import VectorRecord, vector_store_from_settings
+
+log = logging.getLogger(__name__)
+
+TAG_BATCH = 64
+FETCH_THREADS = 8
+
+
+def _doc(item: ChangeItem, content_hash: str | None = None) -> ProductDoc:
+    p = item.product or {}
+    return ProductDoc(sku=item.sku, title=p.get("title"), brand=p.get("brand"),
+                      category=p.get("category"), price=p.get("price"), stock=p.get("stock"),
+                      active=item.active, content_hash=content_hash)
+
+
+def _vector_meta(item: ChangeItem) -> dict:
+    p = item.product or {}
+    return {"category": p.get("category"), "brand": p.get("brand"), "price": p.get("price"),
+            "active": item.active}
+
+
+def _chunks(seq: list, size: int):
+    for start in range(0, len(seq), size):
+        yield seq[start:start + size]
+
+
+class ShardWorker:
+    """Processes shards with models loaded once (reuse it for several shards)."""
+
+    def __init__(self, settings: Settings | None = None, *, use_clip: bool | None = None):
+        self.settings = settings or load_settings()
+        self.url = database_url(self.settings)
+        self.schema = self.settings.state_schema
+        self.shards = ShardStore.from_settings(self.settings)
+        self.tags = tag_store_from_settings(self.settings, self.url)
+        self.vectors = vector_store_from_settings(self.settings, self.url)
+        self._use_clip = use_clip
+        self._tagger = None
+        self._embedder = None
+
+    @property
+    def tagger(self):
+        if self._tagger is None:
+            from enrichment.tagging import Tagger
+
+            self._tagger = Tagger.from_settings(self.settings, use_clip=self._use_clip)
+        return self._tagger
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from enrichment.embeddings import TextEmbedder
+
+            self._embedder = TextEmbedder.from_settings(self.settings)
+        return self._embedder
+
+    # -- one shard ---------------------------------------------------------------------
+    def process(self, run_id: str, shard: int, *, force: bool = False) -> dict:
+        """Process one shard and write its result; skipped when already done unless forced."""
+        previous = self.shards.read_result(run_id, shard)
+        if previous and previous.get("status") == "ok" and not force:
+            log.info("run %s shard %d already processed; skipping (use --force to redo)",
+                     run_id, shard)
+            return {**previous, "skipped_already_done": True}
+        started = time.monotonic()
+        items = [ChangeItem.from_json(d) for d in self.shards.read_manifest(run_id, shard)]
+        counts: Counter = Counter(f"class_{i.change_class}" for i in items)
+        counts["items"] = len(items)
+
+        self._deletes([i for i in items if i.change_class == DELETED], counts)
+        self._metadata([i for i in items if i.change_class == METADATA_ONLY], counts)
+        self._tag(run_id, [i for i in items if i.retag], counts)
+        self._embed_text([i for i in items if i.embed_text], counts)
+        if "image" in self.settings.vector_kinds:
+            self._embed_images([i for i in items if i.embed_image], counts)
+
+        result = {
+            "run_id": run_id, "shard": shard, "status": "ok", "counts": dict(counts),
+            "seconds": round(time.monotonic() - started, 3),
+            "finished_at": datetime.now(UTC).isoformat(),
+            "clip_enabled": bool(self._tagger and self._tagger.clip_enabled),
+            "tag_model_id": self._tagger.model_id if self._tagger else None,
+            "taxonomy_version": self._tagger.taxonomy_version if self._tagger else None,
+            "text_model_id": self._embedder.model_id if self._embedder else None,
+        }
+        self.shards.write_result(run_id, shard, result)
+        log.info("run %s shard %d: %s in %.1fs", run_id, shard,
+                 ", ".join(f"{k}={v}" for k, v in sorted(counts.items())), result["seconds"])
+        return result
+
+    # -- steps -------------------------------------------------------------------------
+    def _deletes(self, items: list[ChangeItem], counts: Counter) -> None:
+        skus = [i.sku for i in items]
+        if not skus:
+            return
+        counts["tags_deleted"] += self.tags.delete(skus)
+        counts["vectors_deleted"] += self.vectors.delete(skus)
+        quarantine.clear(self.url, self.schema, skus)
+        counts["products_deleted"] += len(skus)
+
+    def _metadata(self, items: list[ChangeItem], counts: Counter) -> None:
+        if not items:
+            return
+        counts["docs_metadata_updated"] += self.tags.update_metadata([_doc(i) for i in items])
+        counts["vectors_metadata_updated"] += self.vectors.update_metadata(
+            None, {i.sku: _vector_meta(i) for i in items})
+
+    def _load_images(self, items: list[ChangeItem]) -> list:
+        from enrichment.images import ImageRejected, fetch_image, policy_from_settings
+
+        policy = policy_from_settings(self.settings)
+
+        def load(item: ChangeItem):
+            images = (item.product or {}).get("images") or []
+            if not images:
+                return None
+            try:
+                return fetch_image(images[0], policy)
+            except ImageRejected as exc:
+                return exc
+
+        with ThreadPoolExecutor(FETCH_THREADS) as pool:
+            return list(pool.map(load, items))
+
+    def _tag(self, run_id: str, items: list[ChangeItem], counts: Counter) -> None:
+        if not items:
+            return
+        from enrichment.images import ImageRejected
+        from enrichment.tagging import TagInput
+
+        tagger = self.tagger
+        for batch in _chunks(items, TAG_BATCH):
+            loaded = self._load_images(batch)
+            inputs, bad = [], []
+            for item, img in zip(batch, loaded, strict=True):
+                p = item.product or {}
+                image = image_hash = None
+                if isinstance(img, ImageRejected):
+                    bad.append(quarantine.QuarantineRecord(
+                        item.sku, p["images"][0], img.reason, img.detail, img.content_hash))
+                elif img is not None:
+                    image, image_hash = img.image, img.sha256
+                else:
+                    counts["items_without_image"] += 1
+                inputs.append(TagInput(sku=item.sku, title=p.get("title") or "",
+                                       description=p.get("description") or "",
+                                       category=p.get("category"), image=image,
+                                       image_hash=image_hash))
+            results = tagger.tag(inputs)
+            docs = [TagDocument(doc=_doc(i, i.content_hash), tags=[t.to_dict() for t in tags],
+                                taxonomy_version=tagger.taxonomy_version,
+                                model_id=tagger.model_id, content_hash=i.content_hash or "",
+                                run_id=run_id)
+                    for i, tags in zip(batch, results, strict=True)]
+            counts["tags_written"] += self.tags.replace_tags(docs)
+            counts["items_tagged"] += len(batch)
+            counts["items_with_no_tag"] += sum(1 for tags in results if not tags)
+            quarantine.replace(self.url, self.schema, [i.sku for i in batch], bad, run_id)
+            counts["images_quarantined"] += len(bad)
+            counts["images_loaded"] += sum(1 for x in loaded
+                                           if x is not None and not isinstance(x, ImageRejected))
+
+    def _embed_text(self, items: list[ChangeItem], counts: Counter) -> None:
+        if not items:
+            return
+        from enrichment.embeddings import prepare_text
+
+        embedder = self.embedder
+        index = self.vectors.ensure_index("text", embedder.model_id, embedder.prep_version,
+                                          embedder.dim)
+        have = self.vectors.content_hashes(index, [i.sku for i in items])
+        todo = [i for i in items if have.get(i.sku) != i.text_hash]
+        counts["text_vectors_skipped_same_content"] += len(items) - len(todo)
+        for batch in _chunks(todo, 256):
+            vectors = embedder.embed([prepare_text(i.product or {}) for i in batch])
+            counts["text_vectors_upserted"] += self.vectors.upsert(index, [
+                VectorRecord(i.sku, v, i.text_hash or "", _vector_meta(i))
+                for i, v in zip(batch, vectors, strict=True)])
+
+    def _embed_images(self, items: list[ChangeItem], counts: Counter) -> None:
+        if not items:
+            return
+        clip = self.tagger.clip
+        if clip is None:
+            from enrichment.config import ConfigError
+
+            raise ConfigError("image vectors are configured (ENRICHMENT_VECTOR_KINDS) but no "
+                              "CLIP model is loaded; set ENRICHMENT_CLIP_MODEL")
+        index = self.vectors.ensure_index("image", self.tagger.model_id, "img1", clip.dim)
+        have = self.vectors.content_hashes(index, [i.sku for i in items])
+        todo = [i for i in items if have.get(i.sku) != i.image_hash]
+        counts["image_vectors_skipped_same_content"] += len(items) - len(todo)
+        for batch in _chunks(todo, 64):
+            loaded = self._load_images(batch)
+            ok = [(i, img) for i, img in zip(batch, loaded, strict=True)
+                  if img is not None and hasattr(img, "image")]
+            if not ok:
+                continue
+            vectors = clip.embed_images([img.image for _, img in ok])
+            counts["image_vectors_upserted"] += self.vectors.upsert(index, [
+                VectorRecord(i.sku, v, i.image_hash or "", _vector_meta(i))
+                for (i, _), v in zip(ok, vectors, strict=True)])
+
+
+def process_shard(run_id: str, shard: int, *, settings: Settings | None = None,
+                  force: bool = False, use_clip: bool | None = None) -> dict:
+    """Process one shard with a fresh worker (convenience for single calls)."""
+    return ShardWorker(settings, use_clip=use_clip).process(run_id, shard, force=force)
