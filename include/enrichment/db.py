@@ -27,6 +27,8 @@ def _embedded_server(settings: Settings):
         warnings.simplefilter("ignore")
         import pgserver
 
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
+
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("XDG_RUNTIME_DIR", str(settings.data_dir))
         return pgserver.get_server(settings.pg_dir, cleanup_mode=None)

@@ -1,0 +1,63 @@
+"""What the DAG tasks do, as plain functions of the task context (no Airflow imports).
+
+Kept here, not in the DAG files, so DAG files stay wiring only and every step is
+testable without a scheduler. ``context`` is the Airflow task context mapping.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from enrichment import pipeline, runs
+
+log = logging.getLogger(__name__)
+
+
+def run_id_from(context: Mapping[str, Any]) -> str:
+    dag_run = context["dag_run"]
+    return pipeline.platform_run_id(dag_run.dag_id, dag_run.run_id)
+
+
+def upper_from(context: Mapping[str, Any]):
+    dag_run = context["dag_run"]
+    return pipeline.upper_bound(context.get("data_interval_end"),
+                                getattr(dag_run, "run_after", None),
+                                context.get("logical_date"))
+
+
+def detect(context: Mapping[str, Any], *, kind: str = "incremental",
+           selection: dict | None = None) -> list[int]:
+    """Detect the run's change set; returns the shard numbers to map over."""
+    pipeline.ensure_ready()
+    run = runs.detect(run_id_from(context), upper_from(context), kind=kind, selection=selection)
+    log.info("change set: %s; %d shard(s)", run["counts"], run["shards"])
+    if run["status"] == "committed":
+        log.info("run already committed; nothing to process")
+        return []
+    return list(range(run["shards"]))
+
+
+def process_shard_command(context: Mapping[str, Any], shard: int) -> list[str]:
+    """The exact shard command, run in-process locally and in a pod on Kubernetes."""
+    return ["python", "-m", "enrichment", "process-shard", "--run-id", run_id_from(context),
+            "--shard", str(shard)]
+
+
+def process_shard_in_process(context: Mapping[str, Any], shard: int) -> None:
+    """Run the shard command's arguments through the CLI in this process."""
+    from enrichment.cli import main
+
+    argv = process_shard_command(context, shard)[3:]
+    code = main(argv)
+    if code:
+        raise RuntimeError(f"shard command {' '.join(argv)} exited with {code}")
+
+
+def commit(context: Mapping[str, Any]) -> dict:
+    """Commit the run (all shards must have succeeded) and log the readable summary."""
+    summary = runs.commit(run_id_from(context))
+    for line in runs.format_summary(summary).splitlines():
+        log.info(line)
+    return summary
