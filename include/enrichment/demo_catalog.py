@@ -1,0 +1,750 @@
+"""The demo source catalogue: seed a realistic shop and make a day of changes to it.
+
+:func:`seed` creates the source catalogue schema (``products``, ``product_images``
+and the demo-only ``ground_truth``) and fills it with products in English (~70 %)
+and Vietnamese (~30 %), each with 1-3 procedurally rendered photos
+(:mod:`enrichment.demo_images`); about 0.5 % of primary images are broken on
+purpose (truncated, empty, text named .jpg, missing). :func:`mutate` applies one
+day of realistic changes (price/stock updates, text edits, new photos, new
+products, soft and hard deletes) and returns which SKUs it touched, so a test or
+the demo can compare them with what the platform detected.
+
+Ground truth records what a perfect tagger could know: category, colour and pattern
+are drawn in the primary image; gender and material are recorded only when the
+product's title, description or category label states them (NULL otherwise);
+``broken_image`` names the defect of a deliberately broken primary image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import random
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg2.extras
+from psycopg2 import sql
+
+from enrichment import demo_images
+
+SCHEMA_SQL = """
+CREATE SCHEMA IF NOT EXISTS {s};
+CREATE TABLE IF NOT EXISTS {s}.products (
+  id bigserial PRIMARY KEY,
+  sku text NOT NULL UNIQUE,
+  title text NOT NULL,
+  description text NOT NULL DEFAULT '',
+  brand text,
+  category text,
+  price numeric(12,2) NOT NULL,
+  currency text NOT NULL DEFAULT 'USD',
+  stock integer NOT NULL,
+  language text NOT NULL DEFAULT 'en',
+  is_deleted boolean NOT NULL DEFAULT false,
+  created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+  updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX IF NOT EXISTS products_updated_at_id ON {s}.products (updated_at, id);
+CREATE TABLE IF NOT EXISTS {s}.product_images (
+  id bigserial PRIMARY KEY,
+  product_id bigint NOT NULL REFERENCES {s}.products(id) ON DELETE CASCADE,
+  position integer NOT NULL,
+  url text NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+  UNIQUE (product_id, position)
+);
+CREATE TABLE IF NOT EXISTS {s}.ground_truth (
+  sku text PRIMARY KEY,
+  category text, color text, pattern text, gender text, material text,
+  broken_image text
+);
+"""
+
+IMAGE_DIR = "demo"  # images live under <image_root>/demo/
+BROKEN_KINDS: tuple[str, ...] = ("truncated", "empty", "not_an_image", "missing")
+MUTATION_KINDS: tuple[str, ...] = (
+    "price_stock", "text", "image", "new", "soft_delete", "hard_delete",
+)
+DEFAULT_RATES: dict[str, float] = {
+    "price_stock": 0.10, "text": 0.02, "image": 0.01, "new": 0.01,
+    "soft_delete": 0.005, "hard_delete": 0.003,
+}
+
+
+# ---------------------------------------------------------------- listing text
+
+_CATEGORY_WEIGHTS = {
+    "t-shirt": 14, "shirt": 9, "tank-top": 5, "hoodie": 7, "sweater": 6, "jacket": 7,
+    "dress": 10, "skirt": 6, "pants": 10, "shorts": 6, "shoes": 9, "hat": 5, "bag": 6,
+}
+_COLOR_WEIGHTS = {
+    "black": 14, "white": 12, "gray": 9, "red": 6, "orange": 3, "yellow": 4, "green": 6,
+    "blue": 9, "navy": 8, "purple": 3, "pink": 6, "brown": 5, "beige": 6,
+}
+_PATTERN_WEIGHTS = {"solid": 50, "striped": 13, "checked": 9, "dotted": 8, "floral": 10,
+                    "graphic": 10}
+_GENDERS = {
+    "dress": {"women": 0.9, "kids": 0.1}, "skirt": {"women": 0.9, "kids": 0.1},
+    "bag": {"women": 0.5, "unisex": 0.4, "men": 0.1},
+    "hat": {"unisex": 0.6, "men": 0.2, "women": 0.1, "kids": 0.1},
+}
+_DEFAULT_GENDERS = {"men": 0.4, "women": 0.38, "unisex": 0.12, "kids": 0.1}
+_MATERIALS = {
+    "t-shirt": {"cotton": 6, "polyester": 2, "linen": 1, "spandex": 1},
+    "shirt": {"cotton": 5, "linen": 3, "silk": 1, "polyester": 1},
+    "tank-top": {"cotton": 5, "polyester": 3, "spandex": 2},
+    "hoodie": {"cotton": 4, "fleece": 5, "polyester": 1},
+    "sweater": {"wool": 6, "cotton": 3, "polyester": 1},
+    "jacket": {"denim": 3, "leather": 2, "nylon": 3, "polyester": 2, "wool": 1},
+    "dress": {"cotton": 3, "silk": 2, "linen": 2, "polyester": 3},
+    "skirt": {"denim": 3, "cotton": 3, "polyester": 2, "linen": 1},
+    "pants": {"denim": 4, "cotton": 3, "linen": 1, "wool": 1, "spandex": 1},
+    "shorts": {"cotton": 4, "denim": 3, "nylon": 2, "linen": 1},
+    "shoes": {"leather": 5, "nylon": 3, "polyester": 2},
+    "hat": {"cotton": 5, "wool": 2, "polyester": 2},
+    "bag": {"leather": 5, "nylon": 2, "polyester": 2, "cotton": 2},
+}
+_PRICE_USD = {
+    "t-shirt": (12, 35), "shirt": (25, 80), "tank-top": (10, 30), "hoodie": (35, 90),
+    "sweater": (35, 120), "jacket": (60, 250), "dress": (30, 160), "skirt": (20, 80),
+    "pants": (30, 120), "shorts": (15, 50), "shoes": (45, 180), "hat": (12, 40),
+    "bag": (25, 300),
+}
+
+# English words. Nouns never name a colour, pattern or material, except where noted.
+_EN_NOUNS = {
+    "t-shirt": ["T-Shirt", "Crew Neck Tee", "V-Neck T-Shirt", "Everyday Tee"],
+    "shirt": ["Shirt", "Button-Down Shirt", "Oxford Shirt", "Long Sleeve Shirt"],
+    "tank-top": ["Tank Top", "Sleeveless Top", "Racerback Tank"],
+    "hoodie": ["Hoodie", "Pullover Hoodie", "Hooded Sweatshirt"],
+    "sweater": ["Sweater", "Crewneck Sweater", "Knit Jumper"],
+    "jacket": ["Jacket", "Zip Jacket", "Bomber Jacket", "Windbreaker"],
+    "dress": ["Dress", "Midi Dress", "A-Line Dress", "Sundress", "Wrap Dress"],
+    "skirt": ["Skirt", "A-Line Skirt", "Pleated Skirt", "Mini Skirt"],
+    "pants": ["Pants", "Trousers", "Chinos", "Straight Leg Pants", "Jeans"],
+    "shorts": ["Shorts", "Chino Shorts", "Running Shorts", "Bermuda Shorts"],
+    "shoes": ["Sneakers", "Low-Top Sneakers", "Trainers", "Running Shoes"],
+    "hat": ["Cap", "Baseball Cap", "Dad Hat"],
+    "bag": ["Tote Bag", "Handbag", "Shopper Bag", "Shoulder Bag"],
+}
+_EN_IMPLIED_MATERIAL = {"Jeans": "denim"}
+_EN_PLURAL = {
+    "t-shirt": "T-Shirts", "shirt": "Shirts", "tank-top": "Tank Tops", "hoodie": "Hoodies",
+    "sweater": "Sweaters", "jacket": "Jackets & Coats", "dress": "Dresses", "skirt": "Skirts",
+    "pants": "Pants", "shorts": "Shorts", "shoes": "Sneakers", "hat": "Hats", "bag": "Bags",
+}
+_EN_GROUP = {
+    "t-shirt": "Tops & Tees", "shirt": "Tops", "tank-top": "Tops & Tees", "hoodie": "Sweatshirts",
+    "sweater": "Knitwear", "jacket": "Outerwear", "dress": "Apparel", "skirt": "Bottoms",
+    "pants": "Bottoms", "shorts": "Bottoms", "shoes": "Footwear", "hat": "Accessories",
+    "bag": "Accessories",
+}
+_EN_GENDER = {"men": "Men's", "women": "Women's", "kids": "Kids'", "unisex": "Unisex"}
+_EN_GENDER_LABEL = {"men": "Men", "women": "Women", "kids": "Kids"}
+_EN_COLORS = {
+    "black": ["Black", "Jet Black"], "white": ["White", "Optic White"],
+    "gray": ["Grey", "Gray", "Heather Grey"], "red": ["Red", "Crimson"],
+    "orange": ["Orange", "Burnt Orange"], "yellow": ["Yellow", "Mustard Yellow"],
+    "green": ["Green", "Forest Green"], "blue": ["Blue", "Royal Blue"],
+    "navy": ["Navy", "Navy Blue"], "purple": ["Purple", "Plum Purple"],
+    "pink": ["Pink", "Blush Pink"], "brown": ["Brown", "Chocolate Brown"],
+    "beige": ["Beige", "Sand Beige"],
+}
+_EN_PATTERNS = {
+    "solid": [""], "striped": ["Striped", "Breton Stripe"], "checked": ["Plaid", "Gingham"],
+    "dotted": ["Polka Dot"], "floral": ["Floral", "Flower Print"],
+    "graphic": ["Graphic", "Logo Print"],
+}
+_EN_MATERIALS = {
+    "cotton": ("Cotton", "100% cotton"), "wool": ("Wool", "soft merino wool"),
+    "polyester": ("Polyester", "recycled polyester"), "nylon": ("Nylon", "durable ripstop nylon"),
+    "leather": ("Leather", "genuine leather"), "denim": ("Denim", "rigid denim"),
+    "silk": ("Silk", "pure mulberry silk"), "linen": ("Linen", "washed linen"),
+    "fleece": ("Fleece", "brushed fleece"), "spandex": ("Stretch", "a spandex stretch blend"),
+}
+_EN_ADJ = ["Classic", "Essential", "Relaxed Fit", "Slim Fit", "Everyday", "Vintage",
+           "Premium", "Lightweight", "Oversized", "Soft"]
+_EN_BRANDS = ["Northwind Apparel", "Harbor Row", "Kite & Co", "Fieldnote", "Urban Tide",
+              "Lumen Basics", "Cedar Lane", "Bluecrest", "Paper Moon", "Oak & Ivy"]
+_EN_CLOSERS = [
+    "Machine washable at 30 degrees.", "True to size; order your usual size.",
+    "Designed for everyday comfort.", "Easy to pair with your favourite basics.",
+    "Free returns within 30 days.", "Model is 178 cm and wears size M.",
+]
+
+# Vietnamese words (with diacritics).
+_VI_NOUNS = {
+    "t-shirt": ["Áo thun", "Áo phông"], "shirt": ["Áo sơ mi"],
+    "tank-top": ["Áo ba lỗ", "Áo tank top"], "hoodie": ["Áo hoodie"],
+    "sweater": ["Áo sweater", "Áo len"], "jacket": ["Áo khoác", "Áo khoác gió"],
+    "dress": ["Đầm", "Váy liền"], "skirt": ["Chân váy"],
+    "pants": ["Quần dài", "Quần tây", "Quần jean"], "shorts": ["Quần short", "Quần đùi"],
+    "shoes": ["Giày thể thao", "Giày sneaker"], "hat": ["Mũ lưỡi trai", "Nón kết"],
+    "bag": ["Túi xách", "Túi tote"],
+}
+_VI_IMPLIED_MATERIAL = {"Áo len": "wool", "Quần jean": "denim"}
+_VI_STYLES = {
+    "t-shirt": ["cổ tròn", "cổ tim", "form rộng"], "shirt": ["tay dài", "công sở"],
+    "tank-top": ["thể thao", "dáng ôm"], "hoodie": ["có mũ", "form rộng"],
+    "sweater": ["cổ tròn", "dệt kim"], "jacket": ["chống nắng", "dáng lửng"],
+    "dress": ["dáng xòe", "dự tiệc", "dáng suông"], "skirt": ["chữ A", "xếp ly"],
+    "pants": ["ống suông", "ống đứng", "công sở"], "shorts": ["thể thao", "lưng thun"],
+    "shoes": ["đế êm", "cổ thấp"], "hat": ["chống nắng", "thời trang"],
+    "bag": ["đeo vai", "công sở", "cỡ lớn"],
+}
+_VI_LABELS = {
+    "t-shirt": "Áo thun", "shirt": "Áo sơ mi", "tank-top": "Áo ba lỗ", "hoodie": "Áo hoodie",
+    "sweater": "Áo len & sweater", "jacket": "Áo khoác", "dress": "Váy đầm",
+    "skirt": "Chân váy", "pants": "Quần dài", "shorts": "Quần short", "shoes": "Giày dép",
+    "hat": "Mũ nón", "bag": "Túi xách",
+}
+_VI_GENDER = {"men": "nam", "women": "nữ", "kids": "trẻ em", "unisex": "unisex"}
+_VI_GENDER_LABEL = {"men": "Thời trang nam", "women": "Thời trang nữ", "kids": "Đồ trẻ em"}
+_VI_COLORS = {
+    "black": ["đen"], "white": ["trắng"], "gray": ["xám", "ghi"], "red": ["đỏ", "đỏ đô"],
+    "orange": ["cam"], "yellow": ["vàng"], "green": ["xanh lá"],
+    "blue": ["xanh dương"], "navy": ["xanh navy", "xanh than"], "purple": ["tím"],
+    "pink": ["hồng"], "brown": ["nâu"], "beige": ["be", "kem be"],
+}
+_VI_PATTERNS = {
+    "solid": ["trơn"], "striped": ["kẻ sọc"], "checked": ["kẻ caro"], "dotted": ["chấm bi"],
+    "floral": ["họa tiết hoa", "hoa nhí"], "graphic": ["in hình"],
+}
+_VI_MATERIALS = {
+    "cotton": "cotton", "wool": "len", "polyester": "polyester", "nylon": "nylon",
+    "leather": "da", "denim": "denim", "silk": "lụa", "linen": "linen", "fleece": "nỉ",
+    "spandex": "thun co giãn",
+}
+_VI_BRANDS = ["Sao Mai", "Mộc Lan", "Hoa Sen Studio", "Lam Phong", "An Nhiên", "Gió Biển",
+              "Trúc Xanh"]
+_VI_CLOSERS = [
+    "Phù hợp đi làm, đi chơi.", "Giặt máy ở nhiệt độ thường.", "Dễ phối với nhiều trang phục.",
+    "Đổi trả miễn phí trong 7 ngày.", "Thiết kế trẻ trung, năng động.",
+]
+_EDITS = {
+    "en": {"title": ["New Season", "Best Seller", "Online Exclusive"],
+           "desc": ["Now available in more sizes.", "Updated size chart.",
+                    "Ships within 24 hours.", "Care: wash inside out."]},
+    "vi": {"title": ["Hàng mới về", "Bán chạy", "Độc quyền online"],
+           "desc": ["Đã cập nhật bảng size.", "Giao hàng trong 24 giờ.",
+                    "Nay có thêm nhiều size.", "Lộn trái khi giặt."]},
+}
+
+
+def _weighted(rng: random.Random, weights: dict) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def _join(*parts: str) -> str:
+    return " ".join(p for p in parts if p)
+
+
+@dataclass
+class _Listing:
+    language: str
+    title: str
+    description: str
+    brand: str | None
+    label: str | None
+    price: float
+    currency: str
+    stock: int
+    truth: dict
+
+
+def _en_listing(rng, cat, color, pattern, gender, material, where_color, say_gender,
+                say_material):
+    noun = rng.choice(_EN_NOUNS[cat])
+    if noun in _EN_IMPLIED_MATERIAL:
+        material, say_material = _EN_IMPLIED_MATERIAL[noun], True
+    color_word = rng.choice(_EN_COLORS[color])
+    pattern_word = rng.choice(_EN_PATTERNS[pattern]) if rng.random() < 0.6 else ""
+    mat_word, mat_phrase = _EN_MATERIALS[material]
+    material_in_title = say_material and rng.random() < 0.5 and noun not in _EN_IMPLIED_MATERIAL
+    title = _join(
+        _EN_GENDER[gender] if say_gender == "title" else "",
+        rng.choice(_EN_ADJ) if rng.random() < 0.6 else "",
+        color_word if where_color == "title" else "",
+        pattern_word,
+        mat_word if material_in_title else "",
+        noun,
+    )
+    who = {"men": "for men", "women": "for women", "kids": "for kids",
+           "unisex": "for everyone"}[gender]
+    adj = rng.choice(_EN_ADJ).lower()
+    plural = noun.endswith("s") and not noun.endswith("ss")
+    article = "" if plural else ("An " if adj[0] in "aeiou" else "A ")
+    sentences = [f"{article}{adj} {noun.lower()}".capitalize()
+                 + (f" {who}" if say_gender == "desc" else "") + " for every day."]
+    if say_material and not material_in_title:
+        sentences.append(f"Made from {mat_phrase}.")
+    if where_color == "desc":
+        sentences.append(rng.choice([f"Colour: {color_word}.", f"Shown in {color_word.lower()}."]))
+    sentences += rng.sample(_EN_CLOSERS, 2)
+    label = None
+    if rng.random() > 0.07:
+        if say_gender == "label":
+            label = f"{_EN_GENDER_LABEL[gender]} > {_EN_PLURAL[cat]}"
+        else:
+            label = rng.choice([_EN_PLURAL[cat], _EN_GROUP[cat],
+                                f"Apparel/{_EN_GROUP[cat]}/{_EN_PLURAL[cat]}"])
+    brand = rng.choice(_EN_BRANDS) if rng.random() > 0.05 else None
+    return title, " ".join(sentences), label, brand, material, say_material
+
+
+def _vi_listing(rng, cat, color, pattern, gender, material, where_color, say_gender,
+                say_material):
+    noun = rng.choice(_VI_NOUNS[cat])
+    if noun in _VI_IMPLIED_MATERIAL:
+        material, say_material = _VI_IMPLIED_MATERIAL[noun], True
+    color_word = rng.choice(_VI_COLORS[color])
+    pattern_word = rng.choice(_VI_PATTERNS[pattern]) if rng.random() < 0.6 else ""
+    mat_word = _VI_MATERIALS[material]
+    material_in_title = say_material and rng.random() < 0.5 and noun not in _VI_IMPLIED_MATERIAL
+    title = _join(
+        noun,
+        _VI_GENDER[gender] if say_gender == "title" else "",
+        mat_word if material_in_title else "",
+        pattern_word,
+        rng.choice(_VI_STYLES[cat]) if rng.random() < 0.7 else "",
+        f"màu {color_word}" if where_color == "title" else "",
+    )
+    sentences = [f"{noun} {rng.choice(_VI_STYLES[cat])} thiết kế đơn giản, thoải mái."]
+    if say_gender == "desc":
+        who = {"men": "nam giới", "women": "phái nữ", "kids": "các bé",
+               "unisex": "cả nam và nữ"}[gender]
+        sentences.append(f"Sản phẩm dành cho {who}.")
+    if say_material and not material_in_title:
+        sentences.append(f"Chất liệu {mat_word} mềm mại, thoáng mát.")
+    if where_color == "desc":
+        sentences.append(f"Màu {color_word} dễ phối đồ.")
+    sentences += rng.sample(_VI_CLOSERS, 2)
+    label = None
+    if rng.random() > 0.07:
+        if say_gender == "label":
+            label = f"{_VI_GENDER_LABEL[gender]} > {_VI_LABELS[cat]}"
+        else:
+            label = _VI_LABELS[cat]
+    brand = rng.choice(_VI_BRANDS) if rng.random() > 0.05 else None
+    return title, " ".join(sentences), label, brand, material, say_material
+
+
+def _make_listing(rng: random.Random) -> _Listing:
+    """One product listing with its ground truth."""
+    cat = _weighted(rng, _CATEGORY_WEIGHTS)
+    color = _weighted(rng, _COLOR_WEIGHTS)
+    pattern = _weighted(rng, _PATTERN_WEIGHTS)
+    gender = _weighted(rng, _GENDERS.get(cat, _DEFAULT_GENDERS))
+    material = _weighted(rng, _MATERIALS[cat])
+    language = "vi" if rng.random() < 0.3 else "en"
+    where_color = rng.choices(["title", "desc", None], weights=(0.35, 0.2, 0.45))[0]
+    say_gender = rng.choices(["title", "desc", "label", None], weights=(0.45, 0.15, 0.2, 0.2))[0]
+    if say_gender == "label" and gender == "unisex":
+        say_gender = "title"
+    say_material = rng.random() < 0.5
+    make = _vi_listing if language == "vi" else _en_listing
+    title, desc, label, brand, material, say_material = make(
+        rng, cat, color, pattern, gender, material, where_color, say_gender, say_material)
+    if say_gender == "label" and label is None:  # the label that carried gender was dropped
+        say_gender = None
+    lo, hi = _PRICE_USD[cat]
+    usd = rng.uniform(lo, hi)
+    if language == "vi":
+        price, currency = float(int(usd * 25) * 1000 + 9000), "VND"
+    else:
+        price, currency = float(int(usd)) + rng.choice([0.99, 0.5, 0.0]), "USD"
+    stock = 0 if rng.random() < 0.08 else rng.randint(1, 500)
+    truth = {"category": cat, "color": color, "pattern": pattern,
+             "gender": gender if say_gender else None,
+             "material": material if say_material else None}
+    return _Listing(language, title, desc, brand, label, price, currency, stock, truth)
+
+
+def _new_price(rng: random.Random, price: float) -> float:
+    """A price change: a discount or an increase of 5-25 %, rounded like the original."""
+    factor = rng.choice([0.75, 0.8, 0.85, 0.9, 0.95, 1.05, 1.1, 1.15])
+    if price >= 1000:  # VND
+        return float(max(1000, round(price * factor / 1000) * 1000))
+    return max(0.99, round(price * factor, 2))
+
+
+def _edit_text(rng: random.Random, language: str, title: str, desc: str) -> tuple[str, str]:
+    """A merchandiser's edit that changes no attribute: a title tag or a new sentence."""
+    edits = _EDITS.get(language, _EDITS["en"])
+    if rng.random() < 0.5:
+        tag = rng.choice(edits["title"])
+        base = title.split(" | ")[0]
+        new_title = f"{base} | {tag}"
+        if new_title == title:
+            new_title = base
+        return new_title, desc
+    extra = rng.choice(edits["desc"])
+    if desc.endswith(extra):
+        return title, desc[: -len(extra)].rstrip()
+    return title, f"{desc} {extra}".strip()
+
+
+def _mentions(words: dict[str, list[str]], text_: str, skip: tuple[str, ...] = ()) -> bool:
+    low = text_.lower()
+    return any(re.search(rf"(?<!\w){re.escape(w.lower())}(?!\w)", low)
+               for k, ws in words.items() if k not in skip for w in ws if w)
+
+
+def _mentions_color(text_: str, language: str) -> bool:
+    return _mentions(_VI_COLORS if language == "vi" else _EN_COLORS, text_)
+
+
+def _mentions_pattern(text_: str, language: str) -> bool:
+    return _mentions(_VI_PATTERNS if language == "vi" else _EN_PATTERNS, text_, skip=("solid",))
+
+
+class CatalogExistsError(RuntimeError):
+    """The catalogue already holds products and ``reset`` was not requested."""
+
+
+@dataclass
+class _Product:
+    id: int
+    sku: str
+    language: str
+    title: str
+    description: str
+    brand: str | None
+    label: str | None
+    price: float
+    currency: str
+    stock: int
+    truth: dict
+    images: list[tuple[int, str, int]] = field(default_factory=list)  # position, url, seed
+    broken: str | None = None
+
+
+def _image_seed(*parts: object) -> int:
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+def _new_url(sku: str, position: int, rng: random.Random, image_root: Path) -> str:
+    """A relative image path that does not exist yet (files are never overwritten)."""
+    while True:
+        url = f"{IMAGE_DIR}/{sku}-{position}-{rng.getrandbits(24):06x}.jpg"
+        if not (image_root / url).exists():
+            return url
+
+
+def _ident(schema: str) -> sql.Identifier:
+    return sql.Identifier(schema)
+
+
+def create_schema(conn, schema: str = "catalog") -> None:
+    """Create the source catalogue tables in ``schema`` (idempotent)."""
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL(SCHEMA_SQL).format(s=_ident(schema)))
+
+
+def _product_count(conn, schema: str) -> int:
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s)", (f"{_ident(schema).as_string(conn)}.products",))
+        if cur.fetchone()[0] is None:
+            return 0
+        cur.execute(sql.SQL("SELECT count(*) FROM {}.products").format(_ident(schema)))
+        return int(cur.fetchone()[0])
+
+
+def _next_ids(conn, schema: str, n: int) -> list[int]:
+    table = f"{_ident(schema).as_string(conn)}.products"
+    with conn.cursor() as cur:
+        cur.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                    (table, n))
+        return [int(r[0]) for r in cur.fetchall()]
+
+
+def _make_product(pid: int, rng: random.Random, image_root: Path, base_seed: int) -> _Product:
+    sku = f"SKU-{pid:06d}"
+    listing = _make_listing(rng)
+    product = _Product(
+        id=pid, sku=sku, language=listing.language, title=listing.title,
+        description=listing.description, brand=listing.brand, label=listing.label,
+        price=listing.price, currency=listing.currency, stock=listing.stock,
+        truth=listing.truth,
+    )
+    n_images = rng.choices((1, 2, 3), weights=(0.45, 0.35, 0.2))[0]
+    for pos in range(n_images):
+        url = _new_url(sku, pos, rng, image_root)
+        product.images.append((pos, url, _image_seed(base_seed, pid, pos, url)))
+    return product
+
+
+def _write_image(job: tuple) -> None:
+    """Render one image file (or a deliberately broken one). Runs in worker processes."""
+    path_str, category, color, pattern, seed, broken = job
+    path = Path(path_str)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if broken == "missing":
+        path.unlink(missing_ok=True)
+        return
+    if broken == "empty":
+        path.write_bytes(b"")
+        return
+    if broken == "not_an_image":
+        path.write_text("<html><body><h1>404 Not Found</h1></body></html>\n")
+        return
+    data = demo_images.encode(demo_images.render(category, color, pattern, seed=seed))
+    if broken == "truncated":
+        data = data[: len(data) // 3]
+    path.write_bytes(data)
+
+
+def _render_all(products: list[_Product], image_root: Path, workers: int) -> tuple[int, float]:
+    jobs = []
+    for p in products:
+        for pos, url, img_seed in p.images:
+            broken = p.broken if pos == 0 else None
+            jobs.append((str(image_root / url), p.truth["category"], p.truth["color"],
+                         p.truth["pattern"], img_seed, broken))
+    start = time.perf_counter()
+    if workers > 1 and len(jobs) > 64:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for _ in pool.imap_unordered(_write_image, jobs, chunksize=32):
+                pass
+    else:
+        for job in jobs:
+            _write_image(job)
+    return len(jobs), time.perf_counter() - start
+
+
+def _insert(conn, schema: str, products: list[_Product]) -> None:
+    s = _ident(schema)
+    with conn.cursor() as cur:
+        psycopg2.extras.execute_values(
+            cur,
+            sql.SQL("INSERT INTO {}.products (id, sku, title, description, brand, category, "
+                    "price, currency, stock, language) VALUES %s").format(s).as_string(conn),
+            [(p.id, p.sku, p.title, p.description, p.brand, p.label, p.price, p.currency,
+              p.stock, p.language) for p in products],
+            page_size=1000,
+        )
+        psycopg2.extras.execute_values(
+            cur,
+            sql.SQL("INSERT INTO {}.product_images (product_id, position, url) VALUES %s")
+            .format(s).as_string(conn),
+            [(p.id, pos, url) for p in products for pos, url, _ in p.images],
+            page_size=1000,
+        )
+        psycopg2.extras.execute_values(
+            cur,
+            sql.SQL("INSERT INTO {}.ground_truth (sku, category, color, pattern, gender, "
+                    "material, broken_image) VALUES %s").format(s).as_string(conn),
+            [(p.sku, p.truth["category"], p.truth["color"], p.truth["pattern"],
+              p.truth["gender"], p.truth["material"], p.broken) for p in products],
+            page_size=1000,
+        )
+
+
+def _clear_images(image_root: Path) -> int:
+    removed = 0
+    folder = image_root / IMAGE_DIR
+    if folder.is_dir():
+        for path in folder.glob("SKU-*"):
+            path.unlink()
+            removed += 1
+    return removed
+
+
+def seed(conn, *, products: int, image_root: Path, schema: str = "catalog", seed: int = 42,
+         reset: bool = False, workers: int = 1, broken_rate: float = 0.005) -> dict:
+    """Create and fill the demo catalogue; commits. Returns a summary dict.
+
+    Refuses (:class:`CatalogExistsError`) when ``schema.products`` already has rows,
+    unless ``reset``: then the schema is dropped (with anything else in it) and the
+    demo's image files under ``image_root/demo`` are removed before seeding again.
+    """
+    if products < 0:
+        raise ValueError("products must be >= 0")
+    started = time.perf_counter()
+    image_root = Path(image_root)
+    existing = _product_count(conn, schema)
+    if existing and not reset:
+        raise CatalogExistsError(
+            f"{schema}.products already holds {existing} products; pass reset=True "
+            "(demo seed --reset) to drop and recreate the demo catalogue"
+        )
+    if reset:
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(_ident(schema)))
+        _clear_images(image_root)
+    create_schema(conn, schema)
+    rng = random.Random(seed)
+    items = [_make_product(pid, rng, image_root, seed)
+             for pid in _next_ids(conn, schema, products)]
+    n_broken = round(products * broken_rate)
+    for i, p in enumerate(rng.sample(items, n_broken)):
+        p.broken = BROKEN_KINDS[i % len(BROKEN_KINDS)]
+    n_images, render_seconds = _render_all(items, image_root, workers)
+    _insert(conn, schema, items)
+    conn.commit()
+    return {
+        "schema": schema,
+        "products": len(items),
+        "images": n_images,
+        "languages": dict(Counter(p.language for p in items)),
+        "categories": dict(Counter(p.truth["category"] for p in items)),
+        "broken_images": {p.sku: p.broken for p in items if p.broken},
+        "render_seconds": round(render_seconds, 2),
+        "images_per_second": round(n_images / render_seconds, 1) if render_seconds else None,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def _count(rng: random.Random, population: int, rate: float) -> int:
+    """Stochastically rounded ``population * rate`` (unbiased for small catalogues)."""
+    expected = population * rate
+    whole = int(expected)
+    return whole + (1 if rng.random() < expected - whole else 0)
+
+
+def _now(conn) -> str:
+    with conn.cursor() as cur:
+        cur.execute("SELECT clock_timestamp()")
+        return cur.fetchone()[0].isoformat()
+
+
+def mutate(conn, *, image_root: Path, schema: str = "catalog", seed: int | None = None,
+           day_fraction: float = 1.0, rates: dict[str, float] | None = None,
+           commit: bool = True) -> dict:
+    """Apply one day (times ``day_fraction``) of realistic changes to the catalogue.
+
+    Every changed row gets ``updated_at = clock_timestamp()`` when it changes. Each
+    active product gets at most one kind of change. With ``commit`` each kind is
+    committed separately, like separate application transactions. Returns
+    ``{"counts": {kind: n}, "skus": {kind: [sku, ...]}, "seed", "day_fraction",
+    "active_before", "active_after", "started_at", "finished_at"}`` with kinds
+    :data:`MUTATION_KINDS`.
+    """
+    image_root = Path(image_root)
+    rates = {**DEFAULT_RATES, **(rates or {})}
+    unknown = set(rates) - set(MUTATION_KINDS)
+    if unknown:
+        raise ValueError(f"unknown mutation kinds {sorted(unknown)}; use {MUTATION_KINDS}")
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**31)
+    rng = random.Random(seed)
+    s = _ident(schema)
+    started_at = _now(conn)
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL(
+            "SELECT p.id, p.sku, p.language, p.title, p.description, p.price, p.stock, "
+            "g.category, g.color, g.pattern FROM {s}.products p "
+            "LEFT JOIN {s}.ground_truth g ON g.sku = p.sku "
+            "WHERE NOT p.is_deleted ORDER BY p.id").format(s=s))
+        active = cur.fetchall()
+    counts = {k: _count(rng, len(active), rates[k] * day_fraction)
+              for k in MUTATION_KINDS if k != "new"}
+    total = sum(counts.values())
+    if total > len(active):
+        raise ValueError(f"rates ask for {total} changed products but only {len(active)} are "
+                         "active; lower rates or day_fraction")
+    chosen = rng.sample(active, total)
+    picks: dict[str, list[tuple]] = {}
+    at = 0
+    for kind in counts:
+        picks[kind] = sorted(chosen[at:at + counts[kind]])
+        at += counts[kind]
+    skus: dict[str, list[str]] = {}
+
+    def done(kind: str, affected: list[str]) -> None:
+        skus[kind] = sorted(affected)
+        if commit:
+            conn.commit()
+
+    with conn.cursor() as cur:
+        rows = []
+        for pid, _sku, _lang, _t, _d, price, stock, *_ in picks["price_stock"]:
+            what = rng.random()
+            new_price, new_stock = float(price), int(stock)
+            if what < 0.6:
+                new_price = _new_price(rng, float(price))
+            if what > 0.4 or new_price == float(price):
+                new_stock = max(0, int(stock) + rng.randint(-40, 60))
+                if new_stock == stock:
+                    new_stock = stock + 1
+            rows.append((pid, new_price, new_stock))
+        psycopg2.extras.execute_values(cur, sql.SQL(
+            "UPDATE {s}.products p SET price = v.price::numeric, stock = v.stock::int, "
+            "updated_at = clock_timestamp() FROM (VALUES %s) AS v(id, price, stock) "
+            "WHERE p.id = v.id").format(s=s).as_string(conn), rows)
+        done("price_stock", [r[1] for r in picks["price_stock"]])
+
+        rows = []
+        for pid, _sku, lang, title, desc, *_ in picks["text"]:
+            rows.append((pid, *_edit_text(rng, lang, title, desc)))
+        psycopg2.extras.execute_values(cur, sql.SQL(
+            "UPDATE {s}.products p SET title = v.title, description = v.description, "
+            "updated_at = clock_timestamp() FROM (VALUES %s) AS v(id, title, description) "
+            "WHERE p.id = v.id").format(s=s).as_string(conn), rows)
+        done("text", [r[1] for r in picks["text"]])
+
+        changed = []
+        for pid, sku, lang, title, desc, _p, _s, category, color, pattern in picks["image"]:
+            if category is None:  # not a demo product: no known look, keep it plain
+                category, color, pattern = "t-shirt", "gray", "solid"
+            words = f"{title} {desc}"
+            if rng.random() < 0.6 and not _mentions_color(words, lang):
+                color = rng.choice([c for c in demo_images.COLORS if c != color])
+            if rng.random() < 0.4 and not _mentions_pattern(words, lang):
+                pattern = rng.choice([p for p in demo_images.PATTERNS if p != pattern])
+            url = _new_url(sku, 0, rng, image_root)
+            _write_image((str(image_root / url), category, color, pattern,
+                          _image_seed(seed, pid, 0, url), None))
+            cur.execute(sql.SQL(
+                "UPDATE {s}.product_images SET url = %s, updated_at = clock_timestamp() "
+                "WHERE product_id = %s AND position = 0").format(s=s), (url, pid))
+            if cur.rowcount == 0:
+                cur.execute(sql.SQL("INSERT INTO {s}.product_images (product_id, position, url) "
+                                    "VALUES (%s, 0, %s)").format(s=s), (pid, url))
+            cur.execute(sql.SQL("UPDATE {s}.products SET updated_at = clock_timestamp() "
+                                "WHERE id = %s").format(s=s), (pid,))
+            cur.execute(sql.SQL(
+                "INSERT INTO {s}.ground_truth (sku, category, color, pattern) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (sku) DO UPDATE SET color = EXCLUDED.color, "
+                "pattern = EXCLUDED.pattern, broken_image = NULL").format(s=s),
+                (sku, category, color, pattern))
+            changed.append(sku)
+        done("image", changed)
+
+        n_new = _count(rng, len(active), rates["new"] * day_fraction)
+        new_items = [_make_product(pid, rng, image_root, seed)
+                     for pid in _next_ids(conn, schema, n_new)] if n_new else []
+        _render_all(new_items, image_root, workers=1)
+        _insert(conn, schema, new_items)
+        done("new", [p.sku for p in new_items])
+
+        ids = [r[0] for r in picks["soft_delete"]]
+        cur.execute(sql.SQL("UPDATE {s}.products SET is_deleted = true, "
+                            "updated_at = clock_timestamp() WHERE id = ANY(%s)").format(s=s),
+                    (ids,))
+        done("soft_delete", [r[1] for r in picks["soft_delete"]])
+
+        gone = [r[1] for r in picks["hard_delete"]]
+        cur.execute(sql.SQL("DELETE FROM {s}.products WHERE sku = ANY(%s)").format(s=s), (gone,))
+        cur.execute(sql.SQL("DELETE FROM {s}.ground_truth WHERE sku = ANY(%s)").format(s=s),
+                    (gone,))
+        done("hard_delete", gone)
+
+        cur.execute(sql.SQL("SELECT count(*) FROM {s}.products WHERE NOT is_deleted")
+                    .format(s=s))
+        active_after = int(cur.fetchone()[0])
+    return {
+        "counts": {k: len(skus[k]) for k in MUTATION_KINDS},
+        "skus": {k: skus[k] for k in MUTATION_KINDS},
+        "seed": seed,
+        "day_fraction": day_fraction,
+        "active_before": len(active),
+        "active_after": active_after,
+        "started_at": started_at,
+        "finished_at": _now(conn),
+    }
