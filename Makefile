@@ -31,7 +31,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml | $(BIN
 venv: $(VENV)/.installed
 
 demo: venv
-	$(PYTHON) scripts/demo.py --products $(DEMO_PRODUCTS)
+	$(PYTHON) -m enrichment demo run --products $(DEMO_PRODUCTS)
 
 test: venv
 	$(BIN)/pytest -q
@@ -45,7 +45,7 @@ format: venv
 	$(BIN)/ruff format .
 
 airflow: venv
-	$(PYTHON) scripts/airflow_env.py --standalone
+	$(PYTHON) -m enrichment airflow standalone
 
 stop: venv
 	$(PYTHON) -m enrichment db stop

@@ -12,17 +12,10 @@ shard; the same `python -m enrichment process-shard` command a GPU pod runs) →
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from airflow.sdk import dag, get_current_context, task
-
-DEFAULT_ARGS = {
-    "owner": "catalog-platform",
-    "retries": 3,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": True,
-    "max_retry_delay": timedelta(minutes=10),
-}
+from airflow.sdk import dag
+from enrichment_airflow.shard_pipeline import DEFAULT_ARGS, shard_pipeline
 
 
 @dag(
@@ -36,26 +29,7 @@ DEFAULT_ARGS = {
     doc_md=__doc__,
 )
 def catalog_incremental():
-    @task
-    def detect() -> list[int]:
-        from enrichment import airflow_tasks
-
-        return airflow_tasks.detect(get_current_context())
-
-    @task(max_active_tis_per_dagrun=4)
-    def process_shard(shard: int) -> None:
-        from enrichment import airflow_tasks
-
-        airflow_tasks.process_shard_in_process(get_current_context(), shard)
-
-    @task(trigger_rule="none_failed")
-    def commit() -> dict:
-        from enrichment import airflow_tasks
-
-        return airflow_tasks.commit(get_current_context())
-
-    shards = detect()
-    process_shard.expand(shard=shards) >> commit()
+    shard_pipeline("incremental")
 
 
 catalog_incremental()

@@ -61,3 +61,33 @@ def commit(context: Mapping[str, Any]) -> dict:
     for line in runs.format_summary(summary).splitlines():
         log.info(line)
     return summary
+
+
+def backfill_selection(params: Mapping[str, Any]) -> dict:
+    """Turn the backfill DAG's typed parameters into a detection selection.
+
+    Raises ``ValueError`` with a message naming the parameter when the form is incomplete.
+    """
+    from datetime import datetime
+
+    mode = params.get("selection", "all")
+    out: dict[str, Any] = {"force": bool(params.get("force")),
+                           "reconcile": bool(params.get("reconcile"))}
+    if mode == "skus":
+        skus = [s.strip() for s in params.get("skus") or [] if s and s.strip()]
+        if not skus:
+            raise ValueError("selection 'skus' needs at least one SKU in the 'skus' parameter")
+        out["skus"] = skus
+    elif mode == "category":
+        if not (params.get("category") or "").strip():
+            raise ValueError("selection 'category' needs the 'category' parameter")
+        out["category"] = params["category"].strip()
+    elif mode == "updated_between":
+        for key in ("since", "until"):
+            if params.get(key):
+                out[key] = datetime.fromisoformat(str(params[key]).replace("Z", "+00:00"))
+        if "since" not in out:
+            raise ValueError("selection 'updated_between' needs the 'since' parameter")
+    elif mode != "all":
+        raise ValueError(f"unknown selection {mode!r} (skus, category, updated_between, all)")
+    return out

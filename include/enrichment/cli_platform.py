@@ -96,6 +96,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_airflow(args: argparse.Namespace) -> int:
+    from enrichment import local_airflow
+
+    env = local_airflow.airflow_env()
+    local_airflow.migrate(env)
+    if args.action == "env":
+        for key in sorted(k for k in env if k.startswith("AIRFLOW")):
+            print(f"export {key}={env[key]!r}")
+        return 0
+    if args.action == "standalone":
+        print("Airflow UI: http://localhost:8080 (user and password are printed by Airflow)")
+        return local_airflow.airflow(["standalone"], env, check=False).returncode
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("db", help="platform database: upgrade schema, print URL, stop server")
     p.add_argument("action", choices=["upgrade", "url", "stop"])
@@ -129,6 +144,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-clip", action="store_true")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("airflow", help="local Airflow on the embedded PostgreSQL")
+    p.add_argument("action", choices=["migrate", "env", "standalone"])
+    p.set_defaults(func=cmd_airflow)
 
     p = sub.add_parser("status", help="counts of products, tags, vectors, orphans, last run")
     p.add_argument("--json", action="store_true", help="one JSON object (stable contract)")

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from enrichment import runs
 from enrichment.config import Settings, load_settings
-from enrichment.worker import ShardWorker
+from enrichment.worker import shared_worker
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def run_all(run_id: str, upper: datetime, *, kind: str = "incremental",
     ensure_ready(settings)
     run = runs.detect(run_id, upper, kind=kind, selection=selection, settings=settings)
     if run["status"] != "committed" and run["shards"]:
-        worker = ShardWorker(settings, use_clip=use_clip)
+        worker = shared_worker(settings, use_clip=use_clip)
         shards = range(run["shards"])
         if progress:
             from tqdm import tqdm

@@ -225,7 +225,20 @@ class ShardWorker:
                 for (i, _), v in zip(ok, vectors, strict=True)])
 
 
+_WORKERS: dict[tuple, ShardWorker] = {}
+
+
+def shared_worker(settings: Settings | None = None, *, use_clip: bool | None = None
+                  ) -> ShardWorker:
+    """A worker per (settings, CLIP choice) kept for the process, so models load once."""
+    settings = settings or load_settings()
+    key = (settings, use_clip)
+    if key not in _WORKERS:
+        _WORKERS[key] = ShardWorker(settings, use_clip=use_clip)
+    return _WORKERS[key]
+
+
 def process_shard(run_id: str, shard: int, *, settings: Settings | None = None,
                   force: bool = False, use_clip: bool | None = None) -> dict:
-    """Process one shard with a fresh worker (convenience for single calls)."""
-    return ShardWorker(settings, use_clip=use_clip).process(run_id, shard, force=force)
+    """Process one shard (models are loaded once per process)."""
+    return shared_worker(settings, use_clip=use_clip).process(run_id, shard, force=force)

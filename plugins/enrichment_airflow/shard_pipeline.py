@@ -1,0 +1,48 @@
+"""The shard pipeline both catalogue DAGs use: detect → process_shard (mapped) → commit.
+
+Only wiring: every step is one call into ``enrichment.airflow_tasks``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import get_current_context, task
+
+DEFAULT_ARGS = {
+    "owner": "catalog-platform",
+    "retries": 3,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+}
+
+
+def shard_pipeline(kind: str = "incremental"):
+    """Add detect, mapped shard processing and commit to the current DAG; returns commit."""
+
+    @task
+    def detect() -> list[int]:
+        from enrichment import airflow_tasks
+
+        context = get_current_context()
+        selection = None
+        if kind == "backfill":
+            selection = airflow_tasks.backfill_selection(context["params"])
+        return airflow_tasks.detect(context, kind=kind, selection=selection)
+
+    @task(max_active_tis_per_dagrun=4)
+    def process_shard(shard: int) -> None:
+        from enrichment import airflow_tasks
+
+        airflow_tasks.process_shard_in_process(get_current_context(), shard)
+
+    @task(trigger_rule="none_failed")
+    def commit() -> dict:
+        from enrichment import airflow_tasks
+
+        return airflow_tasks.commit(get_current_context())
+
+    committed = commit()
+    process_shard.expand(shard=detect()) >> committed
+    return committed
