@@ -406,6 +406,10 @@ class CatalogExistsError(RuntimeError):
     """The catalogue already holds products and ``reset`` was not requested."""
 
 
+class CatalogMissingError(RuntimeError):
+    """The source catalogue schema has not been created (run ``demo seed``)."""
+
+
 @dataclass
 class _Product:
     id: int
@@ -634,6 +638,12 @@ def mutate(conn, *, image_root: Path, schema: str = "catalog", seed: int | None 
         seed = random.SystemRandom().randrange(2**31)
     rng = random.Random(seed)
     s = _ident(schema)
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s)", (f"{s.as_string(conn)}.ground_truth",))
+        if cur.fetchone()[0] is None:
+            raise CatalogMissingError(
+                f"{schema}.products/ground_truth not found: seed the demo catalogue first "
+                "(python -m enrichment demo seed), or set ENRICHMENT_SOURCE_SCHEMA")
     started_at = _now(conn)
     with conn.cursor() as cur:
         cur.execute(sql.SQL(
