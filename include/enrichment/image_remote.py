@@ -332,12 +332,9 @@ def _s3_client(endpoint_url: str | None, timeout: float) -> BaseClient:
 
 def fetch_s3(ref: str, policy: ImagePolicy) -> bytes:
     """Read ``s3://bucket/key`` (the key is taken verbatim) under ``policy``."""
-    from botocore.exceptions import (
-        BotoCoreError,
-        ClientError,
-        ConnectTimeoutError,
-        ReadTimeoutError,
-    )
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+    from botocore.exceptions import ConnectTimeoutError as S3ConnectTimeout
+    from botocore.exceptions import ReadTimeoutError as S3ReadTimeout
 
     bucket, _, key = ref[len("s3://") :].partition("/")
     if not _BUCKET.match(bucket) or not key:
@@ -364,8 +361,10 @@ def fetch_s3(ref: str, policy: ImagePolicy) -> bytes:
         if code in ("NoSuchKey", "NoSuchBucket", "404", "NotFound"):
             raise ImageRejected("not_found", f"{ref}: {code}") from exc
         raise ImageRejected("s3_error", f"{ref}: {code or exc}") from exc
-    except (ConnectTimeoutError, ReadTimeoutError) as exc:
+    except (S3ConnectTimeout, S3ReadTimeout) as exc:
         raise ImageRejected("timeout", f"{ref}: {exc}") from exc
+    except EndpointConnectionError as exc:
+        raise ImageRejected("connection_error", f"{ref}: {exc}") from exc
     except BotoCoreError as exc:
         raise ImageRejected("s3_error", f"{ref}: {exc}") from exc
     except (OSError, ValueError) as exc:  # stream errors surfaced by urllib3/http.client
