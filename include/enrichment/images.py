@@ -241,7 +241,10 @@ def decode(
                     content_hash,
                 )
             if max_side and fmt == "JPEG":
-                image.draft(None, (max_side, max_side))
+                # Smallest DCT scale whose longer side still reaches max_side.
+                longest = max(width, height)
+                target = (max(1, max_side * width // longest), max(1, max_side * height // longest))
+                image.draft(None, target)
             image.load()
             ImageOps.exif_transpose(image, in_place=True)
             rgb = to_rgb(image)

@@ -467,3 +467,15 @@ def test_unsupported_scheme_and_bad_s3_refs_via_fetch_image() -> None:
     assert rejected("data:image/png;base64,iVBORw0KGgo=").reason == "forbidden_scheme"
     assert rejected("s3://bucket-only").reason == "invalid_url"
     assert rejected("s3://Bad_Bucket/key.jpg").reason == "invalid_url"
+
+
+def test_max_side_with_exif_rotation_bounds_the_upright_image(tmp_path: Path) -> None:
+    image = Image.new("RGB", (800, 400), (255, 0, 0))
+    image.paste((0, 0, 255), (400, 0, 800, 400))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = write(tmp_path, "rot-big.jpg", encode(image, "JPEG", exif=exif, quality=95))
+    loaded = fetch_image(str(path), max_side=100)
+    assert (loaded.width, loaded.height) == (50, 100)
+    assert close(loaded.image.getpixel((25, 10)), (255, 0, 0), tolerance=30)
+    assert close(loaded.image.getpixel((25, 90)), (0, 0, 255), tolerance=30)
