@@ -166,7 +166,9 @@ def _read_file(ref: str, policy: ImagePolicy) -> bytes:
             root = Path(policy.base_dir).resolve()
             if not path.resolve().is_relative_to(root):
                 raise ImageRejected("forbidden_path", f"{raw} is outside the image root")
-        with open(path, "rb") as handle:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; no effect on regular files.
+        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        with os.fdopen(os.open(path, flags), "rb") as handle:
             info = os.fstat(handle.fileno())
             if not stat.S_ISREG(info.st_mode):
                 raise ImageRejected("not_found", f"{raw} is not a regular file")

@@ -479,3 +479,18 @@ def test_max_side_with_exif_rotation_bounds_the_upright_image(tmp_path: Path) ->
     assert (loaded.width, loaded.height) == (50, 100)
     assert close(loaded.image.getpixel((25, 10)), (255, 0, 0), tolerance=30)
     assert close(loaded.image.getpixel((25, 90)), (0, 0, 255), tolerance=30)
+
+
+def test_fifo_and_devices_are_refused_without_blocking(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    outcome: list[str] = []
+    worker = threading.Thread(target=lambda: outcome.append(rejected(fifo).reason), daemon=True)
+    worker.start()
+    worker.join(5)
+    assert not worker.is_alive(), "opening a FIFO blocked"
+    assert outcome == ["not_found"]
+    assert rejected("/dev/zero").reason == "not_found"
