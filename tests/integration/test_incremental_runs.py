@@ -36,7 +36,7 @@ def _text_vectors(cat: Catalog) -> dict[str, tuple]:
     name = cat.sql("SELECT name FROM enrichment.vector_indexes WHERE kind = 'text' "
                    "AND state = 'active'")[0][0]
     return {r[0]: r[1:] for r in cat.sql(
-        f"SELECT sku, content_hash, updated_at FROM enrichment.vec_{name}")}
+        f"SELECT sku, content_hash, embedding::text FROM enrichment.vec_{name}")}
 
 
 def test_first_run_processes_everything_and_a_repeat_processes_nothing(catalog):
