@@ -33,6 +33,7 @@ from PIL import Image
 from enrichment.taxonomy import Taxonomy
 
 DEFAULT_SIZE = 128
+DEFAULT_SOFTNESS = 2.0  # CIE94 units: how gradually a pixel's membership moves between names
 _ACHROMATIC_CHROMA = 5.0
 _MIN_MODE_SHARE = 0.08
 _MIN_FOREGROUND = 0.03
@@ -207,9 +208,14 @@ class ColourNamer:
     """Names product colours with the taxonomy's colour swatches; reuse per taxonomy."""
 
     def __init__(
-        self, taxonomy: Taxonomy, size: int | None = DEFAULT_SIZE, attribute: str = "color"
+        self,
+        taxonomy: Taxonomy,
+        size: int | None = DEFAULT_SIZE,
+        attribute: str = "color",
+        softness: float = DEFAULT_SOFTNESS,
     ) -> None:
         self.size = size
+        self.softness = softness
         attr = taxonomy.attribute(attribute)
         names, rgbs = [], []
         for value in attr.values:
@@ -234,8 +240,8 @@ class ColourNamer:
             img = img.resize(new, Image.Resampling.BOX)
         return srgb_to_lab(np.asarray(img))
 
-    def name_pixels(self, lab: np.ndarray) -> np.ndarray:
-        """Index into ``self._names`` of the nearest swatch for each Lab pixel (N, 3)."""
+    def _distances(self, lab: np.ndarray) -> np.ndarray:
+        """CIE94 (textile weights) distance from each Lab pixel (N, 3) to each swatch."""
         dL = lab[:, None, 0] - self._lab[None, :, 0]
         c1 = self._chroma[None, :]
         c2 = np.hypot(lab[:, 1], lab[:, 2])[:, None]
@@ -243,10 +249,32 @@ class ColourNamer:
         da = lab[:, None, 1] - self._lab[None, :, 1]
         db = lab[:, None, 2] - self._lab[None, :, 2]
         dH2 = np.maximum(da**2 + db**2 - dC**2, 0.0)
-        d = (dL / 2.0) ** 2 + (dC / (1 + 0.048 * c1)) ** 2 + dH2 / (1 + 0.014 * c1) ** 2
+        d2 = (dL / 2.0) ** 2 + (dC / (1 + 0.048 * c1)) ** 2 + dH2 / (1 + 0.014 * c1) ** 2
         neutral = c2[:, 0] < _ACHROMATIC_CHROMA
-        d[np.ix_(neutral, ~self._achromatic)] = np.inf
-        return d.argmin(axis=1)
+        d2[np.ix_(neutral, ~self._achromatic)] = np.inf
+        return np.sqrt(d2)
+
+    def name_pixels(self, lab: np.ndarray) -> np.ndarray:
+        """Index into ``self._names`` of the nearest swatch for each Lab pixel (N, 3)."""
+        return self._distances(lab).argmin(axis=1)
+
+    def memberships(self, lab: np.ndarray) -> np.ndarray:
+        """Soft colour-name membership per pixel, shape (N, len(colour_ids)), rows sum to 1.
+
+        A pixel between two names (indigo between navy and purple) is shared between
+        them, so ambiguous garments get split shares and a lower confidence.
+        """
+        d = self._distances(lab)
+        per_colour = np.stack(
+            [d[:, self._names == cid].min(axis=1) for cid in self.colour_ids], axis=1
+        )
+        if self.softness <= 0:
+            hard = np.zeros_like(per_colour)
+            hard[np.arange(len(d)), per_colour.argmin(1)] = 1.0
+            return hard
+        logits = -(per_colour - per_colour.min(axis=1, keepdims=True)) / self.softness
+        m = np.exp(logits)
+        return m / m.sum(axis=1, keepdims=True)
 
     def analyse(self, image: Image.Image, region: str | None = None) -> ColourResult:
         """Colour shares of the product in ``image`` (region: upper, lower, full or None)."""
@@ -259,12 +287,10 @@ class ColourNamer:
         weights = spatial_prior(h, w, region)[fg]
         if not len(weights):
             return ColourResult({}, 0.0, fallback)
-        names = self._names[self.name_pixels(lab[fg])]
-        totals: dict[str, float] = {}
-        for cid in self.colour_ids:
-            share = float(weights[names == cid].sum())
-            if share > 0:
-                totals[cid] = share
+        colour_mass = weights @ self.memberships(lab[fg])
+        totals = {
+            cid: float(m) for cid, m in zip(self.colour_ids, colour_mass, strict=True) if m > 1e-9
+        }
         norm = sum(totals.values())
         shares = {k: v / norm for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
         return ColourResult(shares, float(fg.mean()), fallback)

@@ -32,6 +32,19 @@ def _env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
 def _env_bool(name: str, default: bool) -> bool:
     raw = _env(name)
     if raw is None:
@@ -60,6 +73,9 @@ class Settings:
     clip_required: bool
     image_root: Path
     vector_kinds: tuple[str, ...] = field(default=("text",))
+    taxonomy_path: Path | None = None
+    clip_batch_size: int = 32
+    clip_temperature: float = 0.01
 
     @property
     def pg_dir(self) -> Path:
@@ -97,4 +113,7 @@ def load_settings() -> Settings:
         clip_required=_env_bool("ENRICHMENT_CLIP_REQUIRED", clip_model is not None),
         image_root=Path(_env("ENRICHMENT_IMAGE_ROOT", str(data_dir / "images"))).resolve(),
         vector_kinds=kinds,
+        taxonomy_path=Path(taxonomy).resolve() if (taxonomy := _env("ENRICHMENT_TAXONOMY")) else None,
+        clip_batch_size=_env_int("ENRICHMENT_CLIP_BATCH_SIZE", 32),
+        clip_temperature=_env_float("ENRICHMENT_CLIP_TEMPERATURE", 0.01),
     )

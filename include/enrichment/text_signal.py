@@ -8,6 +8,9 @@ exception: a single-word Vietnamese synonym written with diacritics must keep th
 a word collides with common words in both languages. Multi-word phrases ("màu đỏ")
 match with or without marks.
 
+A material preceded by a percentage ("98% Merino Wool") is a composition statement
+and counts as much as a title mention wherever it appears.
+
 A mention preceded within three words (same clause) by a negation ("not red",
 "without a hood", "không phải màu đỏ") counts against the value instead of for it.
 Overlapping mentions inside one attribute keep the longest ("pullover hoodie" is a
@@ -24,7 +27,7 @@ from enrichment.taxonomy import Taxonomy, fold
 
 _TAG_BREAK_RE = re.compile(r"<\s*(?:br|/p|/li|li|p|/div|div|/h\d|tr|/tr)\b[^>]*>", re.IGNORECASE)
 _TAG_RE = re.compile(r"<[^>]{0,500}>")
-_TOKEN_RE = re.compile(r"\w+|[.;:!?,()•|/\n]")
+_TOKEN_RE = re.compile(r"\w+|[.;:!?,()•|/\n%]")
 _CLAUSE = "|"
 _NEGATORS = {
     "not", "no", "non", "without", "never", "nor", "neither", "isn", "aren", "doesn", "don",
@@ -49,7 +52,7 @@ def tokenize(text: str) -> tuple[list[str], list[str]]:
     """Return (lower-case tokens with diacritics, folded tokens); clause marks are '|'."""
     lowered: list[str] = []
     for tok in _TOKEN_RE.findall(clean_text(text).lower()):
-        lowered.append(tok if tok[0].isalnum() or tok == "_" else _CLAUSE)
+        lowered.append(tok if tok[0].isalnum() or tok in "_%" else _CLAUSE)
     return lowered, [fold(t) for t in lowered]
 
 
@@ -62,6 +65,7 @@ class Mention:
     start: int
     end: int
     negated: bool
+    composition: bool = False  # preceded by a percentage ("60% cotton")
 
 
 @dataclass
@@ -124,7 +128,10 @@ class TextMatcher:
             if not any(k[0] == m[0] and k[2] < m[3] and m[2] < k[3] for k in kept):
                 kept.append(m)
         kept.sort(key=lambda m: m[2])
-        return [Mention(a, v, s, e, _negated(lowered, folded, s)) for a, v, s, e in kept]
+        return [
+            Mention(a, v, s, e, _negated(lowered, folded, s), "%" in lowered[max(0, s - 2) : s])
+            for a, v, s, e in kept
+        ]
 
     def _excluded(self, m: tuple[str, str, int, int], folded: list[str]) -> bool:
         attr, val, start, end = m
@@ -145,17 +152,21 @@ class TextMatcher:
         for text, strength in fields:
             if not text:
                 continue
-            positive: dict[str, set[str]] = {}
+            positive: dict[str, dict[str, float]] = {}
             for m in self.mentions(text):
                 if m.negated:
                     ev.negated.setdefault(m.attribute, set()).add(m.value)
                 else:
-                    positive.setdefault(m.attribute, set()).add(m.value)
+                    level = positive.setdefault(m.attribute, {})
+                    # a composition statement ("98% wool") is as explicit as a title
+                    level[m.value] = max(
+                        level.get(m.value, 0.0), 1.0 if m.composition else strength
+                    )
             for attr_id, values in positive.items():
                 share = 1.0 if self.taxonomy.attribute(attr_id).multi else 1.0 / len(values)
                 scores = ev.scores.setdefault(attr_id, {})
-                for v in values:
-                    scores[v] = max(scores.get(v, 0.0), strength * share)
+                for v, level in values.items():
+                    scores[v] = max(scores.get(v, 0.0), level * share)
         for attr_id, values in ev.negated.items():
             for v in values:
                 ev.scores.get(attr_id, {}).pop(v, None)
