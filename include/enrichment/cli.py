@@ -17,6 +17,7 @@ from enrichment.config import ConfigError
 # Modules that contribute commands, in --help order.
 COMMAND_MODULES = [
     "enrichment.cli_platform",
+    "enrichment.cli_tagging",
     "enrichment.cli_demo",
 ]
 
