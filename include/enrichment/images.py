@@ -43,6 +43,7 @@ import ipaddress
 import os
 import re
 import stat
+import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -227,47 +228,63 @@ def decode(
     content_hash: str | None = None,
 ) -> Image.Image:
     """Decode ``data`` (already sniffed as ``fmt``) to an RGB image, oriented upright."""
-    with warnings.catch_warnings():
+
+    def bomb(size: tuple[int, int]) -> ImageRejected | None:
+        width, height = size
+        if width * height > max_pixels:
+            detail = f"{width}x{height} = {width * height} pixels > {max_pixels}"
+            return ImageRejected("decompression_bomb", detail, content_hash)
+        return None
+
+    try:
+        image = _open_header(data, fmt)
+        width, height = image.size
+        if width < 1 or height < 1:
+            raise ImageRejected("decode_error", f"{fmt} declares {width}x{height}", content_hash)
+        if rejection := bomb(image.size):
+            raise rejection
+        if max_side and fmt == "JPEG":
+            # Smallest DCT scale whose longer side still reaches max_side.
+            longest = max(width, height)
+            image.draft(
+                None, (max(1, max_side * width // longest), max(1, max_side * height // longest))
+            )
+        image.load()
+        if rejection := bomb(image.size):  # a GIF frame may extend the canvas while loading
+            raise rejection
+        ImageOps.exif_transpose(image, in_place=True)
+        rgb = to_rgb(image)
+        if max_side and max(rgb.size) > max_side:
+            rgb = rgb if rgb is not image else rgb.copy()
+            rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+        elif rgb is image and getattr(image, "n_frames", 1) > 1:
+            rgb = image.copy()  # detach the first frame from the animation reader
+        return rgb
+    except ImageRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected("decompression_bomb", str(exc), content_hash) from exc
+    except MemoryError as exc:
+        raise ImageRejected(
+            "decompression_bomb", "out of memory while decoding", content_hash
+        ) from exc
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error...
+        raise ImageRejected("decode_error", f"{type(exc).__name__}: {exc}", content_hash) from exc
+
+
+_warnings_lock = threading.Lock()
+
+
+def _open_header(data: bytes, fmt: str) -> Image.Image:
+    """``Image.open`` (reads the header only) with Pillow's bomb warning as an error.
+
+    ``warnings.catch_warnings`` swaps the process-wide filter list, so concurrent
+    callers could restore each other's filters and leak ours; the lock serialises
+    only this cheap header parse, not the decoding.
+    """
+    with _warnings_lock, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            image = Image.open(io.BytesIO(data), formats=[fmt])
-            width, height = image.size
-            if width < 1 or height < 1:
-                raise ImageRejected(
-                    "decode_error", f"{fmt} declares {width}x{height}", content_hash
-                )
-            if width * height > max_pixels:
-                raise ImageRejected(
-                    "decompression_bomb",
-                    f"{width}x{height} = {width * height} pixels > {max_pixels}",
-                    content_hash,
-                )
-            if max_side and fmt == "JPEG":
-                # Smallest DCT scale whose longer side still reaches max_side.
-                longest = max(width, height)
-                target = (max(1, max_side * width // longest), max(1, max_side * height // longest))
-                image.draft(None, target)
-            image.load()
-            ImageOps.exif_transpose(image, in_place=True)
-            rgb = to_rgb(image)
-            if max_side and max(rgb.size) > max_side:
-                rgb = rgb if rgb is not image else rgb.copy()
-                rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
-            elif rgb is image and getattr(image, "n_frames", 1) > 1:
-                rgb = image.copy()  # detach the first frame from the animation reader
-            return rgb
-        except ImageRejected:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageRejected("decompression_bomb", str(exc), content_hash) from exc
-        except MemoryError as exc:
-            raise ImageRejected(
-                "decompression_bomb", "out of memory while decoding", content_hash
-            ) from exc
-        except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error...
-            raise ImageRejected(
-                "decode_error", f"{type(exc).__name__}: {exc}", content_hash
-            ) from exc
+        return Image.open(io.BytesIO(data), formats=[fmt])
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -200,13 +200,42 @@ def test_tiny_file_with_many_pixels_exceeds_the_pixel_cap(tmp_path: Path) -> Non
 
 def test_pillow_bomb_error_maps_to_rejection_without_leaking_state(tmp_path: Path) -> None:
     limit = Image.MAX_IMAGE_PIXELS
-    side = int((2 * limit) ** 0.5) + 10  # above Pillow's own hard limit
-    ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
-    data = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IEND", b"")
     filters_before = list(warnings.filters)
-    error = rejected(write(tmp_path, "huge.png", data), ImagePolicy(max_pixels=10**12))
-    assert error.reason == "decompression_bomb"
+    policy = ImagePolicy(max_pixels=10**12)  # only Pillow's own limits apply
+    for name, side in (
+        ("warn.png", int(limit**0.5) + 10),
+        ("error.png", int((2 * limit) ** 0.5) + 10),
+    ):
+        ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+        data = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IEND", b"")
+        error = rejected(write(tmp_path, name, data), policy)
+        assert error.reason == "decompression_bomb", name
     assert limit == Image.MAX_IMAGE_PIXELS
+    assert warnings.filters == filters_before
+
+
+def test_concurrent_decoding_leaves_warning_filters_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    real_open = Image.open
+
+    def slow_open(*args: object, **kwargs: object) -> Image.Image:
+        time.sleep(0.002)  # widen the window in which threads could interleave
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", slow_open)
+
+    paths = [
+        write(tmp_path, f"{i}.png", encode(Image.new("RGB", (64, 64), (i, i, i)), "PNG"))
+        for i in range(40)
+    ]
+    filters_before = list(warnings.filters)
+    with ThreadPoolExecutor(8) as pool:
+        widths = list(pool.map(lambda p: fetch_image(str(p)).width, paths * 5))
+    assert widths == [64] * 200
     assert warnings.filters == filters_before
 
 
