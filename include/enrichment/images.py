@@ -23,7 +23,8 @@ Environment variables read by :func:`policy_from_settings`:
 ``ENRICHMENT_IMAGE_ALLOWED_HOSTS``    comma list of hosts; ``.cdn.example.com`` also
                                       matches sub-domains; empty: any public host
 ``ENRICHMENT_IMAGE_ALLOWED_SCHEMES``  comma list (default ``file,http,https,s3``)
-``ENRICHMENT_IMAGE_ALLOW_PRIVATE``    true to allow loopback/private/CGNAT addresses (false)
+``ENRICHMENT_IMAGE_ALLOW_PRIVATE``    true: allow loopback/private/CGNAT addresses (false);
+                                      link-local and metadata addresses stay refused
 ``ENRICHMENT_IMAGE_MAX_REDIRECTS``    HTTP redirects followed (default 3)
 ``ENRICHMENT_IMAGE_S3_ENDPOINT_URL``  S3 endpoint (e.g. a local S3 server); empty: AWS
 ``ENRICHMENT_IMAGE_TRUSTED_HOSTS``    ``name=address,...`` operator-pinned hosts that may
