@@ -64,8 +64,9 @@ def product_shade(color: str, rng: np.random.Generator) -> np.ndarray:
     """A realistic shade of ``color``: one of its shades jittered, still nearest to it."""
     shades = COLOR_SHADES[color]
     base = np.array(shades[int(rng.integers(len(shades)))], dtype=np.float32)
+    sigma = 3.0 if color in ("black", "white", "gray") else 7.0  # neutrals stay neutral
     for _ in range(8):
-        cand = np.clip(base + rng.normal(0.0, 7.0, 3), 0, 255)
+        cand = np.clip(base + rng.normal(0.0, sigma, 3), 0, 255)
         if nearest_color(cand) == color:
             return cand.astype(np.float32)
     return base
