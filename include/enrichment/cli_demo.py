@@ -45,6 +45,22 @@ def register(subparsers) -> None:
                         help="print the result as JSON, with the affected SKUs per kind")
     mutate.set_defaults(func=cmd_mutate)
 
+    run = sub.add_parser(
+        "run", help="the whole demo: seed, two Airflow runs around one day of changes",
+        description="Reset the platform, seed the catalogue, run catalog_incremental through "
+                    "Airflow, mutate one day, run it again, print both summaries and status.")
+    run.add_argument("--products", type=int, default=2000, help="products to seed")
+    run.add_argument("--seed", type=int, default=42, help="random seed (reproducible)")
+    run.set_defaults(func=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the demo end to end; exit 1 when one of its promises is not kept."""
+    from enrichment.demo_run import run_demo
+
+    result = run_demo(args.products, seed=args.seed)
+    return 0 if all(result["checks"].values()) else 1
+
 
 def cmd_seed(args: argparse.Namespace) -> int:
     """Seed the demo catalogue and print a summary."""
