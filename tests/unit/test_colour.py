@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
+
 from enrichment.colour import ColourNamer, foreground_mask, srgb_to_lab
 from enrichment.taxonomy import Taxonomy
-from PIL import Image, ImageDraw
 
 pytestmark = pytest.mark.unit
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from PIL import Image, ImageDraw
+
 from enrichment.colour import ColourNamer
 from enrichment.fusion import fuse_attribute
 from enrichment.tagging import Tag, Tagger, TagInput
 from enrichment.taxonomy import Taxonomy
-from PIL import Image, ImageDraw
 
 pytestmark = pytest.mark.unit
 

@@ -6,6 +6,7 @@ import copy
 
 import pytest
 import yaml
+
 from enrichment.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy, TaxonomyError, fold
 
 pytestmark = pytest.mark.unit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from enrichment.taxonomy import Taxonomy
 from enrichment.text_signal import TextMatcher, clean_text
 
