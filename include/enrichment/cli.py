@@ -18,6 +18,7 @@ from enrichment.config import ConfigError
 COMMAND_MODULES = [
     "enrichment.cli_platform",
     "enrichment.cli_tagging",
+    "enrichment.cli_vectors",
     "enrichment.cli_demo",
 ]
 

@@ -2,15 +2,25 @@
 
 Every index version is registered in ``{schema}.vector_indexes`` (kind, model, text
 preparation version, dimension, state) and stored in its own table
-``{schema}.vec_<name>`` with an HNSW cosine index. One version per kind is ``active``
-(queried); a model change creates a ``building`` version that a backfill fills and
-``switch`` activates atomically once complete (blue/green).
+``{schema}.vec_<name>``: SKU, vector, model id, content hash, metadata (category, brand,
+price, active) and timestamps, with an HNSW cosine index. One version per kind is
+``active`` (queried); a model change creates a ``building`` version that a backfill fills
+and ``switch`` activates atomically once complete (see :mod:`enrichment.blue_green`).
+A building version gets its HNSW index after the bulk fill (one bulk build is much
+cheaper than growing the graph row by row; see ``bench/bench_vectors.py``).
+
+Writes: ``upsert`` uses one multi-row INSERT for small batches and a binary COPY into a
+staging table plus one merge for large ones. Deletes and metadata updates go to every
+version of every kind. Reads: filtered kNN (:mod:`enrichment.vector_query`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import os
 import re
+import struct
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -18,6 +28,11 @@ import numpy as np
 from psycopg2.extras import execute_values
 
 from enrichment.db import connect
+
+COPY_THRESHOLD = 200  # rows; below this a multi-row INSERT is as fast and simpler
+META_COLUMNS = ("category", "brand", "price", "active")
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+_NULL = struct.pack("!i", -1)
 
 
 @dataclass
@@ -51,8 +66,9 @@ def index_name(kind: str, model_id: str, prep_version: str) -> str:
 
 
 class VectorStore(Protocol):
-    def ensure_index(self, kind: str, model_id: str, prep_version: str, dim: int
-                     ) -> VectorIndex: ...
+    def ensure_index(
+        self, kind: str, model_id: str, prep_version: str, dim: int
+    ) -> VectorIndex: ...
 
     def upsert(self, index: VectorIndex, records: list[VectorRecord]) -> int: ...
 
@@ -63,7 +79,44 @@ class VectorStore(Protocol):
     def content_hashes(self, index: VectorIndex, skus: list[str]) -> dict[str, str]: ...
 
 
-META_COLUMNS = ("category", "brand", "price", "active")
+def vector_literal(vec: np.ndarray) -> str:
+    """pgvector's text form of one vector."""
+    return "[" + ",".join(f"{x:.7g}" for x in np.asarray(vec, dtype=np.float32)) + "]"
+
+
+def _literals(matrix: np.ndarray) -> list[str]:
+    buf = io.StringIO()
+    np.savetxt(buf, matrix, fmt="%.7g", delimiter=",")
+    return ["[" + line + "]" for line in buf.getvalue().splitlines()]
+
+
+def _text(value) -> bytes:
+    if value is None:
+        return _NULL
+    data = str(value).encode("utf-8")
+    return struct.pack("!i", len(data)) + data
+
+
+def _copy_payload(records: list[VectorRecord], dim: int) -> io.BytesIO:
+    """Binary COPY rows: sku, embedding, content_hash, category, brand, price, active."""
+    parts = [_COPY_HEADER]
+    vec_head = struct.pack("!ihh", 4 + 4 * dim, dim, 0)
+    count = struct.pack("!h", 7)
+    for r in records:
+        m = r.metadata
+        price = m.get("price")
+        parts += [
+            count,
+            _text(r.sku),
+            vec_head + np.asarray(r.vector, dtype=">f4").tobytes(),
+            _text(r.content_hash),
+            _text(m.get("category")),
+            _text(m.get("brand")),
+            _NULL if price is None else struct.pack("!id", 8, float(price)),
+            struct.pack("!ib", 1, 1 if m.get("active", True) else 0),
+        ]
+    parts.append(struct.pack("!h", -1))
+    return io.BytesIO(b"".join(parts))
 
 
 class PgVectorStore:
@@ -72,6 +125,8 @@ class PgVectorStore:
     def __init__(self, url: str, schema: str):
         self.url = url
         self.schema = schema
+        self.hnsw_m = int(os.environ.get("ENRICHMENT_HNSW_M") or 16)
+        self.hnsw_ef_construction = int(os.environ.get("ENRICHMENT_HNSW_EF_CONSTRUCTION") or 64)
 
     # -- index registry ----------------------------------------------------------------
     def indexes(self, kind: str | None = None) -> list[VectorIndex]:
@@ -79,31 +134,40 @@ class PgVectorStore:
             cur.execute(
                 f"SELECT name, kind, model_id, prep_version, dim, state "
                 f"FROM {self.schema}.vector_indexes WHERE %s::text IS NULL OR kind = %s "
-                "ORDER BY created_at", (kind, kind))
+                "ORDER BY created_at",
+                (kind, kind),
+            )
             return [VectorIndex(*row) for row in cur.fetchall()]
+
+    def get_index(self, name: str) -> VectorIndex | None:
+        return next((i for i in self.indexes() if i.name == name), None)
 
     def active_index(self, kind: str) -> VectorIndex | None:
         return next((i for i in self.indexes(kind) if i.state == "active"), None)
 
-    def ensure_index(self, kind: str, model_id: str, prep_version: str, dim: int
-                     ) -> VectorIndex:
+    def ensure_index(self, kind: str, model_id: str, prep_version: str, dim: int) -> VectorIndex:
         """The index version for this model, created when missing.
 
-        The first version of a kind becomes active at once; a later one starts as
-        ``building`` until it is switched to.
+        The first version of a kind becomes active at once (with its HNSW index); a
+        later one starts as ``building`` until it is switched to, and gets its HNSW
+        index from :meth:`build_hnsw` once filled.
         """
         name = index_name(kind, model_id, prep_version)
         with connect(self.url) as conn, conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"vecidx:{kind}",))
             cur.execute(
                 f"SELECT name, kind, model_id, prep_version, dim, state "
-                f"FROM {self.schema}.vector_indexes WHERE name = %s", (name,))
+                f"FROM {self.schema}.vector_indexes WHERE name = %s",
+                (name,),
+            )
             row = cur.fetchone()
             if row:
                 return VectorIndex(*row)
             cur.execute(
                 f"SELECT count(*) FROM {self.schema}.vector_indexes "
-                "WHERE kind = %s AND state = 'active'", (kind,))
+                "WHERE kind = %s AND state = 'active'",
+                (kind,),
+            )
             state = "building" if cur.fetchone()[0] else "active"
             index = VectorIndex(name, kind, model_id, prep_version, dim, state)
             table = index.table(self.schema)
@@ -118,63 +182,152 @@ class PgVectorStore:
                         price        numeric(12, 2),
                         active       boolean NOT NULL DEFAULT true,
                         created_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
-                        updated_at   timestamptz NOT NULL DEFAULT clock_timestamp())""")
-            cur.execute(f"CREATE INDEX ON {table} USING hnsw (embedding vector_cosine_ops)")
+                        updated_at   timestamptz NOT NULL DEFAULT clock_timestamp())"""
+            )
+            if state == "active":
+                cur.execute(self._hnsw_sql(index))
             cur.execute(f"CREATE INDEX ON {table} (category)")
+            cur.execute(f"CREATE INDEX ON {table} (content_hash)")
             cur.execute(
                 f"""INSERT INTO {self.schema}.vector_indexes
                        (name, kind, model_id, prep_version, dim, state, activated_at)
                     VALUES (%s, %s, %s, %s, %s, %s,
                             CASE WHEN %s = 'active' THEN clock_timestamp() END)""",
-                (name, kind, model_id, prep_version, dim, state, state))
+                (name, kind, model_id, prep_version, dim, state, state),
+            )
             return index
 
+    def _hnsw_sql(self, index: VectorIndex) -> str:
+        return (
+            f"CREATE INDEX IF NOT EXISTS vec_{index.name}_hnsw ON {index.table(self.schema)} "
+            f"USING hnsw (embedding vector_cosine_ops) "
+            f"WITH (m = {self.hnsw_m}, ef_construction = {self.hnsw_ef_construction})"
+        )
+
+    def has_hnsw(self, index: VectorIndex) -> bool:
+        with connect(self.url) as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM pg_indexes WHERE schemaname = %s AND "
+                "tablename = %s AND indexdef ILIKE '%%USING hnsw%%'",
+                (self.schema, f"vec_{index.name}"),
+            )
+            return cur.fetchone()[0] > 0
+
+    def build_hnsw(self, index: VectorIndex, memory: str = "512MB") -> bool:
+        """Create the HNSW index of ``index`` if missing; returns whether it was built."""
+        if self.has_hnsw(index):
+            return False
+        if not re.fullmatch(r"\d+(kB|MB|GB)", memory):
+            raise ValueError(f"memory must look like 512MB, got {memory!r}")
+        with connect(self.url) as conn, conn.cursor() as cur:
+            cur.execute(f"SET LOCAL maintenance_work_mem = '{memory}'")
+            cur.execute(self._hnsw_sql(index))
+        return True
+
+    def drop_index(self, name: str) -> None:
+        """Drop an index version's table and registry row (callers check its state)."""
+        with connect(self.url) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {self.schema}.vec_{name}")
+            cur.execute(f"DELETE FROM {self.schema}.vector_indexes WHERE name = %s", (name,))
+
     # -- writes -----------------------------------------------------------------------
-    def upsert(self, index: VectorIndex, records: list[VectorRecord]) -> int:
-        """Insert or replace ``records`` (keyed by SKU) in ``index``."""
+    def upsert(
+        self, index: VectorIndex, records: list[VectorRecord], *, method: str = "auto"
+    ) -> int:
+        """Insert or replace ``records`` (keyed by SKU; the last of duplicates wins).
+
+        ``method``: ``values`` (multi-row INSERT), ``copy`` (binary COPY into a staging
+        table, then one INSERT .. SELECT .. ON CONFLICT) or ``auto`` (by batch size).
+        """
+        records = list({r.sku: r for r in records}.values())
         if not records:
             return 0
-        rows = []
         for r in records:
-            vec = np.asarray(r.vector, dtype=np.float32)
-            if vec.shape != (index.dim,):
-                raise ValueError(f"{r.sku}: vector has shape {vec.shape}, index {index.name} "
-                                 f"expects ({index.dim},)")
-            m = r.metadata
-            rows.append((r.sku, "[" + ",".join(f"{x:.7g}" for x in vec) + "]", index.model_id,
-                         r.content_hash, m.get("category"), m.get("brand"), m.get("price"),
-                         m.get("active", True)))
-        with connect(self.url) as conn, conn.cursor() as cur:
-            execute_values(
-                cur,
-                f"""INSERT INTO {index.table(self.schema)}
-                       (sku, embedding, model_id, content_hash, category, brand, price, active)
-                    VALUES %s
-                    ON CONFLICT (sku) DO UPDATE SET
+            shape = np.shape(r.vector)
+            if shape != (index.dim,):
+                raise ValueError(
+                    f"{r.sku}: vector has shape {shape}, index {index.name} expects ({index.dim},)"
+                )
+        if method == "auto":
+            method = "copy" if len(records) >= COPY_THRESHOLD else "values"
+        merge = """ON CONFLICT (sku) DO UPDATE SET
                        embedding = EXCLUDED.embedding, model_id = EXCLUDED.model_id,
                        content_hash = EXCLUDED.content_hash, category = EXCLUDED.category,
                        brand = EXCLUDED.brand, price = EXCLUDED.price,
-                       active = EXCLUDED.active, updated_at = clock_timestamp()""",
-                rows, template="(%s, %s::vector, %s, %s, %s, %s, %s, %s)", page_size=500)
-        return len(rows)
+                       active = EXCLUDED.active, updated_at = clock_timestamp()"""
+        table = index.table(self.schema)
+        with connect(self.url) as conn, conn.cursor() as cur:
+            if method == "copy":
+                cur.execute(f"""CREATE TEMP TABLE vec_stage (sku text, embedding vector({index.dim}),
+                                    content_hash text, category text, brand text,
+                                    price float8, active boolean) ON COMMIT DROP""")
+                cur.copy_expert(
+                    "COPY vec_stage FROM STDIN WITH (FORMAT binary)",
+                    _copy_payload(records, index.dim),
+                )
+                cur.execute(
+                    f"""INSERT INTO {table} (sku, embedding, model_id, content_hash,
+                                       category, brand, price, active)
+                                SELECT sku, embedding, %s, content_hash, category, brand,
+                                       price::numeric(12, 2), active FROM vec_stage {merge}""",
+                    (index.model_id,),
+                )
+            elif method == "values":
+                literals = _literals(np.stack([np.asarray(r.vector, np.float32) for r in records]))
+                rows = [
+                    (
+                        r.sku,
+                        lit,
+                        index.model_id,
+                        r.content_hash,
+                        r.metadata.get("category"),
+                        r.metadata.get("brand"),
+                        r.metadata.get("price"),
+                        r.metadata.get("active", True),
+                    )
+                    for r, lit in zip(records, literals, strict=True)
+                ]
+                execute_values(
+                    cur,
+                    f"""INSERT INTO {table} (sku, embedding, model_id, content_hash,
+                                    category, brand, price, active) VALUES %s {merge}""",
+                    rows,
+                    template="(%s, %s::vector, %s, %s, %s, %s, %s, %s)",
+                    page_size=500,
+                )
+            else:
+                raise ValueError(f"unknown upsert method {method!r} (auto, values, copy)")
+        return len(records)
 
     def delete(self, skus: list[str]) -> int:
-        """Remove ``skus`` from every index version of every kind."""
+        """Remove ``skus`` from every index version (all kinds and states)."""
         if not skus:
             return 0
         removed = 0
         with connect(self.url) as conn, conn.cursor() as cur:
-            for index in self._all_tables(cur):
-                cur.execute(f"DELETE FROM {index} WHERE sku = ANY(%s)", (skus,))
+            for table in self._all_tables(cur):
+                cur.execute(f"DELETE FROM {table} WHERE sku = ANY(%s)", (list(skus),))
                 removed += cur.rowcount
         return removed
+
+    def delete_from(self, index: VectorIndex, skus: list[str]) -> int:
+        """Remove ``skus`` from one index version (e.g. a product that lost its image)."""
+        if not skus:
+            return 0
+        with connect(self.url) as conn, conn.cursor() as cur:
+            cur.execute(
+                f"DELETE FROM {index.table(self.schema)} WHERE sku = ANY(%s)", (list(skus),)
+            )
+            return cur.rowcount
 
     def update_metadata(self, kind: str | None, metadata: dict[str, dict]) -> int:
         """Refresh stored metadata (category, brand, price, active) without re-embedding."""
         if not metadata:
             return 0
-        rows = [(sku, m.get("category"), m.get("brand"), m.get("price"), m.get("active", True))
-                for sku, m in metadata.items()]
+        rows = [
+            (sku, m.get("category"), m.get("brand"), m.get("price"), m.get("active", True))
+            for sku, m in metadata.items()
+        ]
         updated = 0
         with connect(self.url) as conn, conn.cursor() as cur:
             for table in self._all_tables(cur, kind):
@@ -185,67 +338,82 @@ class PgVectorStore:
                            updated_at = clock_timestamp()
                         FROM (VALUES %s) AS v (sku, category, brand, price, active)
                         WHERE t.sku = v.sku""",
-                    rows)
+                    rows,
+                )
                 updated += cur.rowcount
         return updated
 
+    def _all_tables(self, cur, kind: str | None = None) -> list[str]:
+        cur.execute(
+            f"SELECT name FROM {self.schema}.vector_indexes WHERE %s::text IS NULL OR kind = %s",
+            (kind, kind),
+        )
+        return [f"{self.schema}.vec_{r[0]}" for r in cur.fetchall()]
+
+    # -- reads ------------------------------------------------------------------------
     def content_hashes(self, index: VectorIndex, skus: list[str]) -> dict[str, str]:
         """``{sku: content_hash}`` already stored in ``index`` for ``skus``."""
         if not skus:
             return {}
         with connect(self.url) as conn, conn.cursor() as cur:
-            cur.execute(f"SELECT sku, content_hash FROM {index.table(self.schema)} "
-                        "WHERE sku = ANY(%s)", (skus,))
+            cur.execute(
+                f"SELECT sku, content_hash FROM {index.table(self.schema)} WHERE sku = ANY(%s)",
+                (list(skus),),
+            )
             return dict(cur.fetchall())
 
-    def _all_tables(self, cur, kind: str | None = None) -> list[str]:
-        cur.execute(f"SELECT name FROM {self.schema}.vector_indexes "
-                    "WHERE state <> 'retired' AND (%s::text IS NULL OR kind = %s)", (kind, kind))
-        return [f"{self.schema}.vec_{r[0]}" for r in cur.fetchall()]
-
-    # -- reads ------------------------------------------------------------------------
-    def vector_of(self, index: VectorIndex, sku: str) -> np.ndarray | None:
+    def vectors_by_hash(self, index: VectorIndex, hashes: list[str]) -> dict[str, np.ndarray]:
+        """One stored vector per content hash found in ``index`` (equal content, any SKU)."""
+        if not hashes:
+            return {}
         with connect(self.url) as conn, conn.cursor() as cur:
-            cur.execute(f"SELECT embedding::text FROM {index.table(self.schema)} WHERE sku = %s",
-                        (sku,))
-            row = cur.fetchone()
-        return None if row is None else np.array(row[0].strip("[]").split(","), dtype=np.float32)
-
-    def query(self, index: VectorIndex, vector: np.ndarray, k: int = 10, *,
-              category: str | None = None, active_only: bool = True,
-              min_price: float | None = None, max_price: float | None = None,
-              exclude_sku: str | None = None) -> list[tuple[str, float]]:
-        """kNN by cosine similarity with optional filters; returns ``(sku, similarity)``."""
-        where, params = ["true"], []
-        if active_only:
-            where.append("active")
-        if category:
-            where.append("category = %s")
-            params.append(category)
-        if min_price is not None:
-            where.append("price >= %s")
-            params.append(min_price)
-        if max_price is not None:
-            where.append("price <= %s")
-            params.append(max_price)
-        if exclude_sku:
-            where.append("sku <> %s")
-            params.append(exclude_sku)
-        literal = "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float32)) + "]"
-        with connect(self.url) as conn, conn.cursor() as cur:
-            cur.execute("SET LOCAL hnsw.ef_search = %s", (max(40, 2 * k),))
             cur.execute(
-                f"""SELECT sku, 1 - (embedding <=> %s::vector) AS similarity
-                      FROM {index.table(self.schema)} WHERE {' AND '.join(where)}
-                     ORDER BY embedding <=> %s::vector LIMIT %s""",
-                [literal, *params, literal, k])
-            return [(r[0], float(r[1])) for r in cur.fetchall()]
+                f"""SELECT DISTINCT ON (content_hash) content_hash, embedding::real[]
+                              FROM {index.table(self.schema)} WHERE content_hash = ANY(%s)""",
+                (list(hashes),),
+            )
+            return {h: np.asarray(v, dtype=np.float32) for h, v in cur.fetchall()}
+
+    def vectors(
+        self, index: VectorIndex, skus: list[str] | None = None
+    ) -> tuple[list[str], np.ndarray]:
+        """(SKUs, matrix) of the vectors in ``index`` (all, or those of ``skus``)."""
+        with connect(self.url) as conn, conn.cursor() as cur:
+            cur.execute(
+                f"SELECT sku, embedding::real[] FROM {index.table(self.schema)} "
+                "WHERE %s::text[] IS NULL OR sku = ANY(%s) ORDER BY sku",
+                (skus, skus),
+            )
+            rows = cur.fetchall()
+        matrix = np.asarray([r[1] for r in rows], dtype=np.float32).reshape(len(rows), index.dim)
+        return [r[0] for r in rows], matrix
+
+    def vector_of(self, index: VectorIndex, sku: str) -> np.ndarray | None:
+        skus, matrix = self.vectors(index, [sku])
+        return matrix[0] if skus else None
+
+    def count(self, index: VectorIndex) -> int:
+        with connect(self.url) as conn, conn.cursor() as cur:
+            cur.execute(f"SELECT count(*) FROM {index.table(self.schema)}")
+            return cur.fetchone()[0]
+
+    def query(
+        self, index: VectorIndex, vector: np.ndarray, k: int = 10, **filters
+    ) -> list[tuple[str, float]]:
+        """kNN by cosine similarity with filters; ``(sku, similarity)`` pairs."""
+        from enrichment.vector_query import knn
+
+        return [(n.sku, n.score) for n in knn(self, index, vector=vector, k=k, **filters)]
+
+    def similar(self, kind: str, sku: str, k: int = 10, **filters) -> list:
+        """Neighbours of ``sku`` in the active index of ``kind`` (see vector_query)."""
+        from enrichment.vector_query import similar
+
+        return similar(self, kind, sku, k=k, **filters)
 
 
 def vector_store_from_settings(settings, url: str) -> PgVectorStore:
     """The configured vector store (``ENRICHMENT_VECTOR_STORE``, default ``pgvector``)."""
-    import os
-
     from enrichment.config import ConfigError
 
     backend = os.environ.get("ENRICHMENT_VECTOR_STORE", "pgvector")

@@ -21,7 +21,7 @@ from enrichment.config import Settings, load_settings
 from enrichment.db import database_url
 from enrichment.shards import ShardStore
 from enrichment.tag_store import ProductDoc, TagDocument, tag_store_from_settings
-from enrichment.vectors import VectorRecord, vector_store_from_settings
+from enrichment.vectors import vector_store_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,9 @@ class ShardWorker:
     @property
     def embedder(self):
         if self._embedder is None:
-            from enrichment.embeddings import TextEmbedder
+            from enrichment.embeddings import text_embedder_from_settings
 
-            self._embedder = TextEmbedder.from_settings(self.settings)
+            self._embedder = text_embedder_from_settings(self.settings)
         return self._embedder
 
     # -- one shard ---------------------------------------------------------------------
@@ -184,45 +184,20 @@ class ShardWorker:
                                            if x is not None and not isinstance(x, ImageRejected))
 
     def _embed_text(self, items: list[ChangeItem], counts: Counter) -> None:
-        if not items:
-            return
-        from enrichment.embeddings import prepare_text
+        """Text vectors into the configured model's index version (see vector_sync)."""
+        if items:
+            from enrichment.vector_sync import sync_text
 
-        embedder = self.embedder
-        index = self.vectors.ensure_index("text", embedder.model_id, embedder.prep_version,
-                                          embedder.dim)
-        have = self.vectors.content_hashes(index, [i.sku for i in items])
-        todo = [i for i in items if have.get(i.sku) != i.text_hash]
-        counts["text_vectors_skipped_same_content"] += len(items) - len(todo)
-        for batch in _chunks(todo, 256):
-            vectors = embedder.embed([prepare_text(i.product or {}) for i in batch])
-            counts["text_vectors_upserted"] += self.vectors.upsert(index, [
-                VectorRecord(i.sku, v, i.text_hash or "", _vector_meta(i))
-                for i, v in zip(batch, vectors, strict=True)])
+            sync_text(self.vectors, self.embedder, items, counts, _vector_meta)
 
     def _embed_images(self, items: list[ChangeItem], counts: Counter) -> None:
-        if not items:
-            return
-        clip = self.tagger.clip
-        if clip is None:
-            from enrichment.config import ConfigError
+        """Primary-image vectors from the tagger's CLIP model (see vector_sync)."""
+        if items:
+            from enrichment.embeddings import ImageEmbedder
+            from enrichment.vector_sync import sync_images
 
-            raise ConfigError("image vectors are configured (ENRICHMENT_VECTOR_KINDS) but no "
-                              "CLIP model is loaded; set ENRICHMENT_CLIP_MODEL")
-        index = self.vectors.ensure_index("image", self.tagger.model_id, "img1", clip.dim)
-        have = self.vectors.content_hashes(index, [i.sku for i in items])
-        todo = [i for i in items if have.get(i.sku) != i.image_hash]
-        counts["image_vectors_skipped_same_content"] += len(items) - len(todo)
-        for batch in _chunks(todo, 64):
-            loaded = self._load_images(batch)
-            ok = [(i, img) for i, img in zip(batch, loaded, strict=True)
-                  if img is not None and hasattr(img, "image")]
-            if not ok:
-                continue
-            vectors = clip.embed_images([img.image for _, img in ok])
-            counts["image_vectors_upserted"] += self.vectors.upsert(index, [
-                VectorRecord(i.sku, v, i.image_hash or "", _vector_meta(i))
-                for (i, _), v in zip(ok, vectors, strict=True)])
+            sync_images(self.vectors, ImageEmbedder(self.tagger.clip), items, counts,
+                        _vector_meta, self._load_images)
 
 
 _WORKERS: dict[tuple, ShardWorker] = {}

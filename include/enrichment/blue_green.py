@@ -1,0 +1,318 @@
+"""Blue/green re-embedding: list, fill, verify, switch and drop vector index versions.
+
+A model (or text preparation) change makes the workers write to a new ``building``
+version (:mod:`enrichment.vector_sync`) while queries keep using the ``active`` one.
+
+* ``fill`` embeds every live product into the configured version through the shard
+  worker's own embed step (content-hash skip, so a repeated fill only does what is
+  missing or changed), then builds the version's HNSW index;
+* ``switch`` checks, in one transaction that blocks writes to the version and run
+  commits, that the version holds a vector for exactly the live products of its kind
+  (counts AND set equality; live = ``product_state`` active, and for images: with an
+  image that is not quarantined), then retires the active version and activates it;
+* ``drop`` deletes retired versions (a building one only with ``force``; never the
+  active one).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+from enrichment import changes
+from enrichment.config import Settings, load_settings
+from enrichment.db import connect, database_url
+from enrichment.vectors import PgVectorStore, VectorIndex, vector_store_from_settings
+
+log = logging.getLogger(__name__)
+EMPTY_IMAGE_HASH = changes.ProductSnapshot(sku="", product_id=None, active=True).image_hash
+
+
+class SwitchRefused(RuntimeError):
+    """The version is not complete (or not switchable); nothing was changed."""
+
+    def __init__(self, message: str, coverage: Coverage | None = None):
+        super().__init__(message)
+        self.coverage = coverage
+
+
+@dataclass
+class Coverage:
+    """How a version compares with the live products of its kind."""
+
+    index: str
+    kind: str
+    expected: int
+    present: int
+    missing: int
+    extra: int
+    stale: int  # content hash differs from what the platform last processed
+    missing_sample: list[str] = field(default_factory=list)
+    extra_sample: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.missing == 0 and self.extra == 0 and self.present == self.expected
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "complete": self.complete}
+
+
+def _store(settings: Settings) -> PgVectorStore:
+    return vector_store_from_settings(settings, database_url(settings))
+
+
+def _expected_sql(settings: Settings, kind: str) -> str:
+    s = settings.state_schema
+    sql = (
+        f"SELECT sku, {'text_hash' if kind == 'text' else 'image_hash'} AS h "
+        f"FROM {s}.product_state WHERE active"
+    )
+    if kind == "image":
+        sql += (
+            f" AND image_hash IS DISTINCT FROM '{EMPTY_IMAGE_HASH}' AND sku NOT IN "
+            f"(SELECT sku FROM {s}.quarantine)"
+        )
+    return sql
+
+
+def coverage(cur, settings: Settings, index: VectorIndex, sample: int = 5) -> Coverage:
+    """Compare ``index`` with the live products of its kind (one full join)."""
+    table = index.table(settings.state_schema)
+    expected = _expected_sql(settings, index.kind)
+    cur.execute(
+        f"""SELECT count(e.sku), count(v.sku),
+                   count(*) FILTER (WHERE v.sku IS NULL),
+                   count(*) FILTER (WHERE e.sku IS NULL),
+                   count(*) FILTER (WHERE e.h IS DISTINCT FROM v.content_hash
+                                      AND e.sku IS NOT NULL AND v.sku IS NOT NULL)
+              FROM ({expected}) e FULL JOIN {table} v ON v.sku = e.sku"""
+    )
+    exp, present, missing, extra, stale = cur.fetchone()
+    cov = Coverage(index.name, index.kind, exp, present, missing, extra, stale)
+    if missing:
+        cur.execute(
+            f"SELECT e.sku FROM ({expected}) e WHERE NOT EXISTS (SELECT 1 FROM {table} "
+            "v WHERE v.sku = e.sku) ORDER BY 1 LIMIT %s",
+            (sample,),
+        )
+        cov.missing_sample = [r[0] for r in cur.fetchall()]
+    if extra:
+        cur.execute(
+            f"SELECT v.sku FROM {table} v WHERE NOT EXISTS (SELECT 1 FROM ({expected}) "
+            "e WHERE e.sku = v.sku) ORDER BY 1 LIMIT %s",
+            (sample,),
+        )
+        cov.extra_sample = [r[0] for r in cur.fetchall()]
+    return cov
+
+
+def versions(settings: Settings | None = None) -> list[dict]:
+    """Every index version with its state, size and coverage of the live products."""
+    settings = settings or load_settings()
+    store = _store(settings)
+    out = []
+    with connect(store.url) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"SELECT name, created_at, activated_at FROM {settings.state_schema}.vector_indexes"
+        )
+        times = {r[0]: (r[1], r[2]) for r in cur.fetchall()}
+        for index in store.indexes():
+            cov = coverage(cur, settings, index)
+            out.append(
+                {
+                    "name": index.name,
+                    "kind": index.kind,
+                    "model_id": index.model_id,
+                    "prep_version": index.prep_version,
+                    "dim": index.dim,
+                    "state": index.state,
+                    "vectors": cov.present,
+                    "created_at": times[index.name][0].isoformat(),
+                    "activated_at": times[index.name][1].isoformat()
+                    if times[index.name][1]
+                    else None,
+                    "hnsw": store.has_hnsw(index),
+                    "coverage": cov.to_dict(),
+                }
+            )
+    return out
+
+
+def fill(
+    settings: Settings | None = None,
+    *,
+    kinds: tuple[str, ...] | None = None,
+    page: int = 1000,
+    progress: bool = False,
+    use_clip: bool | None = None,
+) -> dict:
+    """Embed every live product into the configured index version of each kind.
+
+    Live = active in the source AND in the platform's processed state (the set
+    ``switch`` verifies against). Products whose stored vector already has the current
+    content hash are skipped. Builds the version's HNSW index at the end.
+    """
+    from enrichment.worker import ShardWorker
+
+    settings = settings or load_settings()
+    kinds = kinds or settings.vector_kinds
+    worker = ShardWorker(settings, use_clip=use_clip)
+    counts: Counter = Counter()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(desc="fill", unit="product")
+    with connect(worker.url) as conn:
+        batch: list = []
+
+        def flush() -> None:
+            state = changes.load_state(conn, settings.state_schema, [s.sku for s in batch])
+            items = [
+                changes.to_item(s, changes.REPROCESS)
+                for s in batch
+                if (state.get(s.sku) or {}).get("active")
+            ]
+            counts["products"] += len(items)
+            if "text" in kinds:
+                worker._embed_text(items, counts)
+            if "image" in kinds:
+                worker._embed_images(items, counts)
+            if bar is not None:
+                bar.update(len(batch))
+            batch.clear()
+
+        for snap in changes.scan_selection(conn, settings.source_schema):
+            if snap.active:
+                batch.append(snap)
+            if len(batch) >= page:
+                flush()
+        flush()
+    if bar is not None:
+        bar.close()
+    built = []
+    for kind in kinds:
+        embedder = worker.embedder if kind == "text" else _image_embedder(worker)
+        index = worker.vectors.ensure_index(
+            kind, embedder.model_id, embedder.prep_version, embedder.dim
+        )
+        if worker.vectors.build_hnsw(index):
+            built.append(index.name)
+    return {"counts": dict(sorted(counts.items())), "hnsw_built": built}
+
+
+def _image_embedder(worker):
+    from enrichment.embeddings import ImageEmbedder
+
+    return ImageEmbedder(worker.tagger.clip)
+
+
+def switch(
+    settings: Settings | None = None,
+    *,
+    kind: str = "text",
+    name: str | None = None,
+    drop_old: bool = False,
+) -> dict:
+    """Verify a version of ``kind`` and make it the active one atomically."""
+    settings = settings or load_settings()
+    store = _store(settings)
+    s = settings.state_schema
+    candidates = [
+        i for i in store.indexes(kind) if (i.name == name if name else i.state == "building")
+    ]
+    if not candidates:
+        raise SwitchRefused(
+            f"no {'index ' + name if name else 'building ' + kind + ' index'} "
+            "to switch to (see `index versions`)"
+        )
+    if len(candidates) > 1:
+        raise SwitchRefused(
+            f"several building {kind} indexes ("
+            f"{', '.join(i.name for i in candidates)}); pass --name"
+        )
+    target = candidates[0]
+    if target.kind != kind:
+        raise SwitchRefused(f"{target.name} is a {target.kind} index, not {kind}")
+    if target.state == "active":
+        raise SwitchRefused(f"{target.name} is already active")
+    store.build_hnsw(target)  # outside the switch transaction: may take minutes
+    with connect(store.url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"vecidx:{kind}",))
+        cur.execute(
+            f"SELECT state FROM {s}.vector_indexes WHERE name = %s FOR UPDATE", (target.name,)
+        )
+        row = cur.fetchone()
+        if row is None or row[0] == "active":
+            raise SwitchRefused(f"{target.name} was dropped or activated meanwhile")
+        cur.execute(f"LOCK TABLE {target.table(s)} IN SHARE MODE")
+        cur.execute(f"LOCK TABLE {s}.product_state IN SHARE MODE")
+        cov = coverage(cur, settings, target)
+        if not cov.complete:
+            raise SwitchRefused(
+                f"{target.name} is not complete: {cov.present} vectors for {cov.expected} live "
+                f"products, {cov.missing} missing (e.g. {', '.join(cov.missing_sample) or '-'}), "
+                f"{cov.extra} not live (e.g. {', '.join(cov.extra_sample) or '-'}); run "
+                "`index fill` (and let pending runs commit), then switch again",
+                cov,
+            )
+        cur.execute(
+            f"UPDATE {s}.vector_indexes SET state = 'retired' WHERE kind = %s AND "
+            "state = 'active' RETURNING name",
+            (kind,),
+        )
+        retired = [r[0] for r in cur.fetchall()]
+        cur.execute(
+            f"UPDATE {s}.vector_indexes SET state = 'active', activated_at = "
+            "clock_timestamp() WHERE name = %s",
+            (target.name,),
+        )
+    if cov.stale:
+        log.warning(
+            "%s: %d vectors were embedded from content newer than the last committed "
+            "run; the next run leaves them as they are",
+            target.name,
+            cov.stale,
+        )
+    log.info("switched %s: %s active, retired %s", kind, target.name, retired or "none")
+    dropped = drop(settings, retired)["dropped"] if drop_old and retired else []
+    return {
+        "kind": kind,
+        "active": target.name,
+        "retired": retired,
+        "dropped": dropped,
+        "coverage": cov.to_dict(),
+    }
+
+
+def drop(
+    settings: Settings | None = None,
+    names: list[str] | None = None,
+    *,
+    force: bool = False,
+    all_retired: bool = False,
+) -> dict:
+    """Drop retired versions (building ones only with ``force``, active ones never)."""
+    settings = settings or load_settings()
+    store = _store(settings)
+    indexes = {i.name: i for i in store.indexes()}
+    names = list(names or [])
+    if all_retired:
+        names += [n for n, i in indexes.items() if i.state == "retired" and n not in names]
+    for n in names:
+        if n not in indexes:
+            raise SwitchRefused(f"no index version {n!r} (see `index versions`)")
+        if indexes[n].state == "active":
+            raise SwitchRefused(
+                f"{n} is the active {indexes[n].kind} index; switch to another version first"
+            )
+        if indexes[n].state == "building" and not force:
+            raise SwitchRefused(
+                f"{n} is building (a re-embed in progress); pass --force to abandon it"
+            )
+    for n in names:
+        store.drop_index(n)
+        log.info("dropped index version %s (%s)", n, indexes[n].state)
+    return {"dropped": names}
