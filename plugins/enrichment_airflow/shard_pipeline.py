@@ -1,5 +1,7 @@
 """The shard pipeline both catalogue DAGs use: detect → process_shard (mapped) → commit.
 
+Shards run in-process or as GPU pods, chosen per run (``enrichment_airflow.k8s_shards``).
+
 Only wiring: every step is one call into ``enrichment.airflow_tasks``.
 """
 
@@ -8,6 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import get_current_context, task
+
+from enrichment_airflow.k8s_shards import launch_shards
 
 DEFAULT_ARGS = {
     "owner": "catalog-platform",
@@ -44,5 +48,6 @@ def shard_pipeline(kind: str = "incremental"):
         return airflow_tasks.commit(get_current_context())
 
     committed = commit()
-    process_shard.expand(shard=detect()) >> committed
+    # local: in-process task; kubernetes: one GPU pod per shard (same command), see k8s_shards
+    launch_shards(detect(), process_shard) >> committed
     return committed
