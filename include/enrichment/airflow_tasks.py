@@ -91,3 +91,33 @@ def backfill_selection(params: Mapping[str, Any]) -> dict:
     elif mode != "all":
         raise ValueError(f"unknown selection {mode!r} (skus, category, updated_between, all)")
     return out
+
+
+def quality(context: Mapping[str, Any]) -> dict:
+    """Check the data quality of this run after commit; write its report and Data Docs.
+
+    Raises :class:`enrichment.quality.QualityFailed` listing each failed check with its
+    observed value and threshold (the report is written first).
+    """
+    return _quality(run_id_from(context))
+
+
+def quality_report(context: Mapping[str, Any]) -> dict:
+    """The daily check: the current state against the latest committed run."""
+    return _quality(None)
+
+
+def _quality(run_id: str | None) -> dict:
+    from enrichment.quality import quality_summary_text, run_quality
+
+    result = run_quality(run_id)
+    for line in quality_summary_text(result).splitlines():
+        log.info(line)
+    result.raise_for_failures()
+    return {
+        "run_id": result.run_id,
+        "passed": result.passed,
+        "checks": len(result.checks),
+        "warnings": len(result.warnings),
+        "report": result.report_path,
+    }

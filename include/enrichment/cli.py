@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "enrichment.cli_tagging",
     "enrichment.cli_vectors",
     "enrichment.cli_demo",
+    "enrichment.cli_quality",
 ]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,10 +50,18 @@ def _expectation(gxe, column_cls, spec: CheckSpec):
 
 
 def _context(gx, docs_dir: Path | None):
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
 
-    ctx = gx.get_context(mode="ephemeral")
-    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
+    )
+    ctx = gx.get_context(mode="ephemeral", project_config=config)
     if docs_dir is not None:
         ctx.add_data_docs_site(
             SITE,
@@ -105,9 +114,11 @@ def evaluate(
             continue
         if plan.query is not None:
             if sql_source is None:
-                sql_source = ctx.data_sources.add_sql(
-                    name="platform", connection_string=connection_string
-                )
+                with warnings.catch_warnings():  # "a PostgresDatasource may be more appropriate":
+                    warnings.simplefilter("ignore")  # it rejects unix-socket URLs
+                    sql_source = ctx.data_sources.add_sql(
+                        name="platform", connection_string=connection_string
+                    )
             query = plan.query.strip()
             if not query.upper().startswith("SELECT "):  # GX query assets start with SELECT
                 query = f"SELECT * FROM ({query}) AS q"

@@ -32,6 +32,7 @@ class CheckResult:
     observed_text: str
     threshold_text: str
     detail: dict = field(default_factory=dict)
+    threshold: float | None = None
 
     def line(self) -> str:
         return (
@@ -120,6 +121,7 @@ def to_check_result(
         description=spec.description,
         severity=spec.severity,
         threshold_text=_threshold_text(spec),
+        threshold=spec.threshold,
     )
     if raw is None:
         return CheckResult(**base, outcome=bad, observed=None, observed_text="not evaluated")
@@ -164,6 +166,7 @@ def skipped(spec: qc.CheckSpec, why: str, observed: float | None = None) -> Chec
         observed,
         text,
         _threshold_text(spec),
+        threshold=spec.threshold,
     )
 
 

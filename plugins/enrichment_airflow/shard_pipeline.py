@@ -1,4 +1,5 @@
-"""The shard pipeline both catalogue DAGs use: detect → process_shard (mapped) → commit.
+"""The shard pipeline both catalogue DAGs use: detect → process_shard (mapped) → commit
+→ quality (data quality checks and the run's report; fails the run when a check fails).
 
 Shards run in-process or as GPU pods, chosen per run (``enrichment_airflow.k8s_shards``).
 
@@ -47,7 +48,20 @@ def shard_pipeline(kind: str = "incremental"):
 
         return airflow_tasks.commit(get_current_context())
 
+    @task(retries=1)
+    def quality() -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from enrichment import airflow_tasks
+        from enrichment.quality import QualityFailed
+
+        try:
+            return airflow_tasks.quality(get_current_context())
+        except QualityFailed as exc:  # a data problem: fail now, retrying changes nothing
+            raise AirflowFailException(str(exc)) from exc
+
     committed = commit()
     # local: in-process task; kubernetes: one GPU pod per shard (same command), see k8s_shards
     launch_shards(detect(), process_shard) >> committed
+    committed >> quality()
     return committed

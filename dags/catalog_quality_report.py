@@ -1,0 +1,51 @@
+"""
+### Catalog quality report
+
+Daily: check the data quality of the platform's current state against the latest
+committed run, rebuild that run's analysts' report and Great Expectations Data Docs,
+and fail loudly (the task log lists each failed check with its observed value and
+threshold) when a check fails.
+
+Checks: coverage of tags per attribute, consistency between the platform state and the
+tag and vector stores, validity of stored tags, freshness against the run's upper bound,
+quarantined image rate, drift of tag value distributions, precision on the golden
+sample. Thresholds: `include/enrichment/quality.yaml` or `ENRICHMENT_QUALITY_*`.
+The reports open from the **Catalog quality** entry of the Airflow menu.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import dag, get_current_context, task
+
+from enrichment_airflow.shard_pipeline import DEFAULT_ARGS
+
+
+@dag(
+    dag_id="catalog_quality_report",
+    schedule="@daily",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["catalog", "enrichment", "quality"],
+    doc_md=__doc__,
+)
+def catalog_quality_report():
+    @task(retries=1)
+    def check_quality() -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from enrichment import airflow_tasks
+        from enrichment.quality import QualityFailed
+
+        try:
+            return airflow_tasks.quality_report(get_current_context())
+        except QualityFailed as exc:  # a data problem: fail now, retrying changes nothing
+            raise AirflowFailException(str(exc)) from exc
+
+    check_quality()
+
+
+catalog_quality_report()
