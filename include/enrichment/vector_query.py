@@ -51,23 +51,41 @@ def _filters(
     min_price: float | None,
     max_price: float | None,
     exclude_sku: str | None,
-) -> tuple[list[str], list]:
-    where, params = [], []
+) -> tuple[list[str], dict]:
+    where, params = [], {}
     if active_only:
         where.append("active")
     if category:
-        where.append("category = %s")
-        params.append(category)
+        where.append("category = %(category)s")
+        params["category"] = category
     if min_price is not None:
-        where.append("price >= %s")
-        params.append(min_price)
+        where.append("price >= %(min_price)s")
+        params["min_price"] = min_price
     if max_price is not None:
-        where.append("price <= %s")
-        params.append(max_price)
+        where.append("price <= %(max_price)s")
+        params["max_price"] = max_price
     if exclude_sku:
-        where.append("sku <> %s")
-        params.append(exclude_sku)
+        where.append("sku <> %(exclude)s")
+        params["exclude"] = exclude_sku
     return where, params
+
+
+def knn_sql(table: str, where: list[str], *, by_sku: bool, exact: bool) -> str:
+    """The kNN statement; parameters ``sku`` or ``vector``, ``k`` and the filters'.
+
+    HNSW serves ``ORDER BY embedding <=> <constant>`` (here through the ``distance``
+    alias); the exact form orders by an expression the index cannot serve.
+    """
+    target = (
+        f"(SELECT embedding FROM {table} WHERE sku = %(sku)s)" if by_sku else "%(vector)s::vector"
+    )
+    order = f"(embedding <=> {target}) + 0" if exact else "distance"
+    return (
+        f"SELECT sku, embedding <=> {target} AS distance, category, brand, price "
+        f"FROM {table}"
+        + (f" WHERE {' AND '.join(where)}" if where else "")
+        + f" ORDER BY {order} LIMIT %(k)s"
+    )
 
 
 def knn(
@@ -92,38 +110,29 @@ def knn(
         raise ValueError("k must be at least 1")
     table = index.table(store.schema)
     where, params = _filters(category, active_only, min_price, max_price, exclude_sku)
+    params["k"] = k
     if sku is not None:
-        target, target_params = f"(SELECT embedding FROM {table} WHERE sku = %s)", [sku]
+        params["sku"] = sku
     else:
-        target, target_params = "%s::vector", [vector_literal(vector)]
-    sql = (
-        f"SELECT sku, 1 - (embedding <=> {target}), category, brand, price FROM {table}"
-        + (f" WHERE {' AND '.join(where)}" if where else "")
-        + f" ORDER BY embedding <=> {target} LIMIT %s"
-    )
-    args = [*target_params, *params, *target_params, k]
+        params["vector"] = vector_literal(vector)
     ef = max(ef_search or default_ef_search(), k)
     with connect(store.url) as conn, conn.cursor() as cur:
         if sku is not None:
             cur.execute(f"SELECT 1 FROM {table} WHERE sku = %s", (sku,))
             if cur.fetchone() is None:
                 raise UnknownSku(f"{sku} has no vector in index {index.name}")
-        rows = _run(cur, sql, args, ef=ef, exact=exact)
+        cur.execute("SET LOCAL hnsw.ef_search = %s", (min(ef, 1000),))
+        cur.execute(knn_sql(table, where, by_sku=sku is not None, exact=exact), params)
+        rows = cur.fetchall()
         selective = bool(category or min_price is not None or max_price is not None)
         if not exact and selective and len(rows) < k:
             log.debug("filtered HNSW search returned %d < %d rows; exact scan", len(rows), k)
-            rows = _run(cur, sql, args, ef=ef, exact=True)
+            cur.execute(knn_sql(table, where, by_sku=sku is not None, exact=True), params)
+            rows = cur.fetchall()
     return [
-        Neighbour(r[0], float(r[1]), r[2], r[3], float(r[4]) if r[4] is not None else None)
+        Neighbour(r[0], 1.0 - float(r[1]), r[2], r[3], float(r[4]) if r[4] is not None else None)
         for r in rows
     ]
-
-
-def _run(cur, sql: str, args: list, *, ef: int, exact: bool) -> list[tuple]:
-    cur.execute("SET LOCAL hnsw.ef_search = %s", (min(ef, 1000),))
-    cur.execute("SET LOCAL enable_indexscan = %s", ("off" if exact else "on",))
-    cur.execute(sql, args)
-    return cur.fetchall()
 
 
 def similar(
