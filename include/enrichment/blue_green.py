@@ -238,6 +238,8 @@ def switch(
         raise SwitchRefused(f"{target.name} is a {target.kind} index, not {kind}")
     if target.state == "active":
         raise SwitchRefused(f"{target.name} is already active")
+    with connect(store.url) as conn, conn.cursor() as cur:  # cheap early refusal
+        _require_complete(coverage(cur, settings, target))
     store.build_hnsw(target)  # outside the switch transaction: may take minutes
     with connect(store.url) as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"vecidx:{kind}",))
@@ -249,15 +251,7 @@ def switch(
             raise SwitchRefused(f"{target.name} was dropped or activated meanwhile")
         cur.execute(f"LOCK TABLE {target.table(s)} IN SHARE MODE")
         cur.execute(f"LOCK TABLE {s}.product_state IN SHARE MODE")
-        cov = coverage(cur, settings, target)
-        if not cov.complete:
-            raise SwitchRefused(
-                f"{target.name} is not complete: {cov.present} vectors for {cov.expected} live "
-                f"products, {cov.missing} missing (e.g. {', '.join(cov.missing_sample) or '-'}), "
-                f"{cov.extra} not live (e.g. {', '.join(cov.extra_sample) or '-'}); run "
-                "`index fill` (and let pending runs commit), then switch again",
-                cov,
-            )
+        cov = _require_complete(coverage(cur, settings, target))
         cur.execute(
             f"UPDATE {s}.vector_indexes SET state = 'retired' WHERE kind = %s AND "
             "state = 'active' RETURNING name",
@@ -285,6 +279,18 @@ def switch(
         "dropped": dropped,
         "coverage": cov.to_dict(),
     }
+
+
+def _require_complete(cov: Coverage) -> Coverage:
+    if not cov.complete:
+        raise SwitchRefused(
+            f"{cov.index} is not complete: {cov.present} vectors for {cov.expected} live "
+            f"products, {cov.missing} missing (e.g. {', '.join(cov.missing_sample) or '-'}), "
+            f"{cov.extra} not live (e.g. {', '.join(cov.extra_sample) or '-'}); run "
+            "`index fill` (and let pending runs commit), then switch again",
+            cov,
+        )
+    return cov
 
 
 def drop(
