@@ -73,6 +73,7 @@ def run_quality(
                 "quality is checked after commit"
             )
         plan = Planner(conn, cur, settings, config, taxonomy, run, url).build()
+        latest = get_run(cur, s, None)["run_id"] == run["run_id"]
     run_id = run["run_id"]
     docs_dir = report_mod.report_dir(settings, run_id) / "data_docs" if docs else None
     if docs_dir is not None:
@@ -89,7 +90,7 @@ def run_quality(
     result.metrics = metrics(result, plan, run)
     result.seconds = round(time.monotonic() - started, 2)
     if record:
-        _record(url, s, result)
+        _record(url, s, result, snapshot=latest)
     if report:
         result.report_path = str(report_mod.write_report(result, settings=settings))
     log.info(
@@ -104,7 +105,8 @@ def run_quality(
     return result
 
 
-def _record(url: str, s: str, result: QualityResult) -> None:
+def _record(url: str, s: str, result: QualityResult, *, snapshot: bool) -> None:
+    """Store the results; ``snapshot``: also the tag distribution (the state is this run's)."""
     from enrichment.quality_data import record_distribution
 
     with connect(url) as conn, conn.cursor() as cur:
@@ -152,4 +154,5 @@ def _record(url: str, s: str, result: QualityResult) -> None:
                 for n, c in enumerate(result.checks)
             ],
         )
-        record_distribution(cur, s, result.run_id)
+        if snapshot:  # an older run re-checked on today's state keeps its own baseline
+            record_distribution(cur, s, result.run_id)

@@ -36,6 +36,7 @@ class QualityConfig:
     precision_attributes: dict[str, float] = field(default_factory=dict)
     min_support: int = 20
     trend_runs: int = 14
+    min_population: int = 20
 
     def coverage_threshold(self, attribute: str) -> float:
         """Minimum coverage of ``attribute`` (its own entry, else the default)."""
@@ -97,6 +98,7 @@ def _env_overrides(data: dict, environ: dict[str, str]) -> dict:
         "PRECISION": ("accuracy", "default"),
         "MIN_SUPPORT": ("accuracy", "min_support"),
         "TREND_RUNS": ("report", "trend_runs"),
+        "MIN_POPULATION": (None, "min_population"),
     }
     per_attribute = {"COVERAGE_": "coverage", "PRECISION_": "accuracy"}
     out = _merge(data, {})
@@ -106,7 +108,10 @@ def _env_overrides(data: dict, environ: dict[str, str]) -> dict:
         key = name[len(ENV_PREFIX) :]
         if key in simple:
             section, entry = simple[key]
-            out.setdefault(section, {})[entry] = raw
+            if section is None:
+                out[entry] = raw
+            else:
+                out.setdefault(section, {})[entry] = raw
             continue
         for prefix, section in per_attribute.items():
             if key.startswith(prefix):
@@ -149,6 +154,9 @@ def load_quality_config(environ: dict[str, str] | None = None) -> QualityConfig:
             for a, v in (acc.get("attributes") or {}).items()
         },
         min_support=int(_positive(acc.get("min_support", 20), ENV_PREFIX + "MIN_SUPPORT", int)),
+        min_population=int(
+            _positive(data.get("min_population", 20), ENV_PREFIX + "MIN_POPULATION", int)
+        ),
         trend_runs=max(
             2,
             int(

@@ -340,6 +340,18 @@ def drift_table(cur, s: str, previous_run: str) -> dict[str, float]:
     return {a: float(psi) for a, psi in cur.fetchall()}
 
 
+def distribution_totals(cur, s: str, run_id: str | None) -> dict[str, int]:
+    """Tags per attribute: of active SKUs now (``run_id`` None), or in a run's snapshot."""
+    if run_id is None:
+        cur.execute(f"SELECT attribute, sum(n) FROM ({current_distribution_query(s)}) d GROUP BY 1")
+    else:
+        cur.execute(
+            f"SELECT attribute, sum(n) FROM {s}.tag_distributions WHERE run_id = %s GROUP BY 1",
+            (run_id,),
+        )
+    return {a: int(n) for a, n in cur.fetchall()}
+
+
 def record_distribution(cur, s: str, run_id: str) -> None:
     """Snapshot the run's tag value distribution (the next run's drift baseline)."""
     cur.execute(f"DELETE FROM {s}.tag_distributions WHERE run_id = %s", (run_id,))

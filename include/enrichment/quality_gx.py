@@ -93,6 +93,23 @@ def _plain(value):
     return str(value)
 
 
+def _error(info: dict | None) -> str | None:
+    """The message of an exception GX caught, flat or keyed by metric."""
+    if not info:
+        return None
+    if "raised_exception" in info:
+        return info.get("exception_message") if info.get("raised_exception") else None
+    messages = [_error(v) for v in info.values() if isinstance(v, dict)]
+    return next((m for m in messages if m), None)
+
+
+def _close(source) -> None:
+    """Dispose of the SQL engines GX made, so no connection outlives the evaluation."""
+    if source is not None:
+        source.get_execution_engine().engine.dispose()
+        source.get_engine().dispose()
+
+
 def evaluate(
     plans: list[AssetPlan], connection_string: str, *, run_name: str, docs_dir: Path | None = None
 ) -> dict[str, dict]:
@@ -109,53 +126,58 @@ def evaluate(
     frames = None
     run_id = RunIdentifier(run_name=run_name, run_time=datetime.now(UTC))
     out: dict[str, dict] = {}
-    for plan in plans:
-        if not plan.checks:
-            continue
-        if plan.query is not None:
-            if sql_source is None:
-                with warnings.catch_warnings():  # "a PostgresDatasource may be more appropriate":
-                    warnings.simplefilter("ignore")  # it rejects unix-socket URLs
-                    sql_source = ctx.data_sources.add_sql(
-                        name="platform", connection_string=connection_string
-                    )
-            query = plan.query.strip()
-            if not query.upper().startswith("SELECT "):  # GX query assets start with SELECT
-                query = f"SELECT * FROM ({query}) AS q"
-            asset = sql_source.add_query_asset(name=plan.name, query=query)
-            batch = asset.add_batch_definition_whole_table("all")
-            params = None
-        else:
-            if frames is None:
-                frames = ctx.data_sources.add_pandas(name="computed")
-            asset = frames.add_dataframe_asset(name=plan.name)
-            batch = asset.add_batch_definition_whole_dataframe("all")
-            params = {"dataframe": plan.frame}
-        suite = ctx.suites.add(gx.ExpectationSuite(name=plan.name))
-        for spec in plan.checks:
-            suite.add_expectation(_expectation(gxe, column_cls, spec))
-        definition = ctx.validation_definitions.add(
-            gx.ValidationDefinition(name=plan.name, data=batch, suite=suite)
-        )
-        result = definition.run(
-            batch_parameters=params,
-            run_id=run_id,
-            result_format={
-                "result_format": "SUMMARY",
-                "unexpected_index_column_names": [plan.index_column],
-                "partial_unexpected_count": SAMPLE_SIZE,
-                "return_unexpected_index_query": False,
-            },
-        )
-        for r in result.results:
-            name = r.expectation_config.meta["check"]
-            info = r.exception_info or {}
-            error = info.get("exception_message") if info.get("raised_exception") else None
-            out[name] = {
-                "success": bool(r.success),
-                "result": _plain(dict(r.result or {})),
-                "error": error,
-            }
+    try:
+        for plan in plans:
+            if not plan.checks:
+                continue
+            if plan.query is not None:
+                if sql_source is None:
+                    with (
+                        warnings.catch_warnings()
+                    ):  # "a PostgresDatasource may be more appropriate":
+                        warnings.simplefilter("ignore")  # it rejects unix-socket URLs
+                        sql_source = ctx.data_sources.add_sql(
+                            name="platform",
+                            connection_string=connection_string,
+                        )
+                query = plan.query.strip()
+                if not query.upper().startswith("SELECT "):  # GX query assets start with SELECT
+                    query = f"SELECT * FROM ({query}) AS q"
+                asset = sql_source.add_query_asset(name=plan.name, query=query)
+                batch = asset.add_batch_definition_whole_table("all")
+                params = None
+            else:
+                if frames is None:
+                    frames = ctx.data_sources.add_pandas(name="computed")
+                asset = frames.add_dataframe_asset(name=plan.name)
+                batch = asset.add_batch_definition_whole_dataframe("all")
+                params = {"dataframe": plan.frame}
+            suite = ctx.suites.add(gx.ExpectationSuite(name=plan.name))
+            for spec in plan.checks:
+                suite.add_expectation(_expectation(gxe, column_cls, spec))
+            definition = ctx.validation_definitions.add(
+                gx.ValidationDefinition(name=plan.name, data=batch, suite=suite)
+            )
+            result = definition.run(
+                batch_parameters=params,
+                run_id=run_id,
+                result_format={
+                    "result_format": "SUMMARY",
+                    "unexpected_index_column_names": [plan.index_column],
+                    "partial_unexpected_count": SAMPLE_SIZE,
+                    "return_unexpected_index_query": False,
+                },
+            )
+            for r in result.results:
+                name = r.expectation_config.meta["check"]
+                error = _error(r.exception_info)
+                out[name] = {
+                    "success": bool(r.success),
+                    "result": _plain(dict(r.result or {})),
+                    "error": error,
+                }
+    finally:
+        _close(sql_source)
     if docs_dir is not None:
         build_docs(ctx, docs_dir)
     return out

@@ -88,16 +88,30 @@ class Planner:
         self.counts: dict[str, dict] = {}
         self.report: dict = {}
 
-    def _add(self, asset: qc.AssetPlan | None, specs: list[qc.CheckSpec]) -> None:
-        if asset is not None:
-            asset.checks = specs
+    def _add(
+        self, asset: qc.AssetPlan | None, specs: list[qc.CheckSpec], skip: dict | None = None
+    ) -> None:
+        """Plan ``specs`` on ``asset``; those in ``skip`` (name: (why, observed)) are skipped."""
+        skip = skip or {}
+        judged = [spec for spec in specs if spec.name not in skip]
+        if asset is not None and judged:
+            asset.checks = judged
             self.assets.append(asset)
         for spec in specs:
-            self.order.append((asset.name if asset else None, spec, None))
+            if spec.name in skip:
+                self.order.append((None, spec, skipped(spec, *skip[spec.name])))
+            else:
+                self.order.append((asset.name if asset else None, spec, None))
 
     def _skip(self, specs: list[qc.CheckSpec], why: str, observed=None) -> None:
-        for spec in specs:
-            self.order.append((None, spec, skipped(spec, why, observed)))
+        self._add(None, specs, {spec.name: (why, observed) for spec in specs})
+
+    def _small(self, name: str, n: int, of: int, unit: str) -> dict:
+        """``{name: (why, observed)}`` when ``of`` is below the minimum population."""
+        if of >= self.cfg.min_population:
+            return {}
+        why = f"only {of} {unit} (< {self.cfg.min_population}), not judged"
+        return {name: (why, n / of if of else None)}
 
     def build(self) -> _Plan:
         cur, s, nih = self.cur, self.s, qd.no_image_hash()
@@ -123,10 +137,13 @@ class Planner:
                 "n": sum(m["tagged"] for m in rows),
                 "of": sum(m["applicable"] for m in rows),
             }
-        if active:
-            self._add(qc.AssetPlan("coverage", query=sql.coverage_query(s, self.taxonomy)), specs)
-        else:
-            self._skip(specs, "no active SKUs")
+        small = {}
+        for spec in specs:
+            c = self.counts[spec.name]
+            small |= self._small(spec.name, c["n"], c["of"], "SKUs")
+        self._add(
+            qc.AssetPlan("coverage", query=sql.coverage_query(s, self.taxonomy)), specs, small
+        )
         # consistency
         self._add(
             qc.AssetPlan("vectors", query=sql.vectors_query(s, indexes, nih)),
@@ -172,6 +189,7 @@ class Planner:
         self._add(
             qc.AssetPlan("quarantine", query=sql.quarantine_query(s, nih)),
             qc.error_rate_checks(self.cfg),
+            self._small("error_rate.quarantine", int(bad or 0), int(images), "images"),
         )
         self._distributions_and_drift()
         self._accuracy()
@@ -196,9 +214,20 @@ class Planner:
             return
         psi = qd.drift_table(cur, s, previous)
         self.report["drift"] = psi
+        current, before = (
+            qd.distribution_totals(cur, s, None),
+            qd.distribution_totals(cur, s, previous),
+        )
+        small = {}
+        for attribute, value in psi.items():
+            tags = min(current.get(attribute, 0), before.get(attribute, 0))
+            if tags < self.cfg.min_population:
+                why = f"only {tags} tags in a run (< {self.cfg.min_population}), not judged"
+                small[f"drift.{attribute}"] = (why, value)
         self._add(
             qc.AssetPlan("drift", query=sql.drift_query(s, previous)),
             qc.drift_checks(self.cfg, list(psi)),
+            small,
         )
 
     def _accuracy(self) -> None:

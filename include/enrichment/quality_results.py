@@ -133,11 +133,13 @@ def to_check_result(
     if spec.kind == "no_rows":
         observed = float(res.get("unexpected_count") or 0)
         total = detail.pop("total", res.get("element_count"))
-        samples = [
-            row.get(index_column)
-            for row in res.get("partial_unexpected_index_list") or []
+        rows = [  # map expectations list offending rows by index; compound ones by value
+            row
+            for key in ("partial_unexpected_index_list", "partial_unexpected_list")
+            for row in res.get(key) or []
             if isinstance(row, dict)
         ]
+        samples = [row.get(index_column) for row in rows]
         samples = [str(s) for s in dict.fromkeys(samples) if s is not None][:SAMPLES]
         text = f"{int(observed)} of {total} {spec.unit}" if total is not None else str(observed)
         if samples and observed:
