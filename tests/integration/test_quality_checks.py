@@ -13,10 +13,10 @@ import uuid
 from contextlib import contextmanager
 
 import pytest
+
 from enrichment import db, pipeline, schema
 from enrichment.config import ConfigError, load_settings
 from enrichment.quality import QualityFailed, run_quality
-
 from tests.catalog_fixture import Catalog
 
 pytestmark = pytest.mark.integration
@@ -291,7 +291,7 @@ def test_small_catalogues_report_rates_without_judging_them(state, monkeypatch):
     result = state.quality()
     checks = _by_name(result)
     assert checks["coverage.any"].outcome == "skipped"
-    assert "70.00 % (only 10 SKUs (< 20), not judged)" == checks["coverage.any"].observed_text
+    assert checks["coverage.any"].observed_text == "70.00 % (only 10 SKUs (< 20), not judged)"
     assert "coverage.any" not in _failed(result)
 
 
