@@ -191,7 +191,7 @@ def quality_summary_text(result: QualityResult) -> str:
         parts = []
         for c in items:
             short = c.name.split(".", 1)[1] if "." in c.name else c.name
-            value = c.observed_text.split(" (e.g.")[0] if c.outcome != "skipped" else "skipped"
+            value = c.observed_text.split(" (")[0]
             parts.append(f"{short} {value} {mark[c.outcome]}")
         lines.append(f"  {category:<12} " + "; ".join(parts))
     for c in result.failed + result.warnings:

@@ -144,53 +144,17 @@ def _write(
 def render_stored(run_id: str | None = None, *, settings: Settings | None = None) -> Path:
     """Re-render a recorded run's report (default: the latest checked run)."""
     from enrichment.config import ConfigError
-    from enrichment.quality_config import load_quality_config
+    from enrichment.quality import recorded_result
 
     settings = settings or load_settings()
-    s = settings.state_schema
-    with connect(database_url(settings)) as conn, conn.cursor() as cur:
-        cur.execute(
-            f"""SELECT q.run_id, q.checked_at, q.metrics, q.report, q.data_docs
-                          FROM {s}.quality_runs q JOIN {s}.runs r ON r.run_id = q.run_id
-                         WHERE %s::text IS NULL OR q.run_id = %s
-                         ORDER BY r.committed_at DESC LIMIT 1""",
-            (run_id, run_id),
+    result = recorded_result(run_id, settings=settings)
+    if result is None:
+        raise ConfigError(
+            f"no quality results recorded for run {run_id!r}; run python -m enrichment quality"
+            if run_id
+            else "no quality results recorded yet; run python -m enrichment quality"
         )
-        row = cur.fetchone()
-        if row is None:
-            raise ConfigError(
-                f"no quality results recorded for run {run_id!r}; "
-                "run python -m enrichment quality first"
-                if run_id
-                else "no quality results recorded yet; run python -m enrichment quality"
-            )
-        run_id, checked_at, metrics, data, docs = row
-        cur.execute(
-            f"""SELECT check_name, category, severity, outcome, observed, observed_text,
-                               threshold_text, detail FROM {s}.quality_results
-                         WHERE run_id = %s ORDER BY position""",
-            (run_id,),
-        )
-        keys = (
-            "name",
-            "category",
-            "severity",
-            "outcome",
-            "observed",
-            "observed_text",
-            "threshold_text",
-            "detail",
-        )
-        checks = [dict(zip(keys, r, strict=True)) for r in cur.fetchall()]
-        descriptions = _descriptions(data)
-        for c in checks:
-            c["description"] = descriptions.get(c["name"], "")
-        trend = _trend_rows(cur, s, run_id, load_quality_config().trend_runs)
-    return _write(settings, run_id, data, checks, metrics, trend, checked_at.isoformat(), docs)
-
-
-def _descriptions(data: dict) -> dict[str, str]:
-    return dict((data or {}).get("descriptions") or {})
+    return write_report(result, settings=settings)
 
 
 def index_rows(settings: Settings | None = None) -> list[dict]:
