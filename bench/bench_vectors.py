@@ -148,7 +148,8 @@ def main() -> int:
     from enrichment import db, schema
     from enrichment.config import load_settings
     from enrichment.vector_query import knn, knn_sql
-    from enrichment.vectors import PgVectorStore, vector_literal
+    from enrichment.vector_writes import vector_literal
+    from enrichment.vectors import PgVectorStore
 
     settings = load_settings()
     name = f"bench_{uuid.uuid4().hex[:8]}"

@@ -246,7 +246,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.labels is not None:
         labels = {r["sku"]: r[args.column] for r in ev.read_csv(args.labels, ("sku", args.column))}
     else:
-        labels = _ground_truth(args.column)
+        labels = ev.ground_truth_labels(args.column)
     if args.manifest is not None:
         rows, _ = ev.labelled(ev.read_csv(args.manifest, ("sku", "title")), labels)
         skus, matrix, model_id, skipped = ev.manifest_vectors(args.manifest, rows, args.kind)
@@ -281,27 +281,3 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
     )
     return 0
-
-
-def _ground_truth(column: str) -> dict[str, str]:
-    from psycopg2 import sql
-
-    from enrichment.config import load_settings
-    from enrichment.db import connect, database_url
-
-    settings = load_settings()
-    with connect(database_url(settings)) as conn, conn.cursor() as cur:
-        cur.execute("SELECT to_regclass(%s)", (f"{settings.source_schema}.ground_truth",))
-        if cur.fetchone()[0] is None:
-            raise ConfigError(
-                f"{settings.source_schema}.ground_truth not found (a demo "
-                "catalogue table); pass --labels instead"
-            )
-        cur.execute(
-            sql.SQL("SELECT sku, {} FROM {}.ground_truth WHERE {} IS NOT NULL").format(
-                sql.Identifier(column),
-                sql.Identifier(settings.source_schema),
-                sql.Identifier(column),
-            )
-        )
-        return {sku: str(value) for sku, value in cur.fetchall()}

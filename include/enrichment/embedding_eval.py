@@ -123,3 +123,28 @@ def manifest_vectors(
             parts.append(embedder.embed([im for _, im in ok]))
     matrix = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), np.float32)
     return skus, matrix, embedder.model_id, len(rows) - len(skus)
+
+
+def ground_truth_labels(column: str) -> dict[str, str]:
+    """``{sku: label}`` from the demo catalogue's ``ground_truth`` table."""
+    from psycopg2 import sql
+
+    from enrichment.config import load_settings
+    from enrichment.db import connect, database_url
+
+    settings = load_settings()
+    with connect(database_url(settings)) as conn, conn.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s)", (f"{settings.source_schema}.ground_truth",))
+        if cur.fetchone()[0] is None:
+            raise ConfigError(
+                f"{settings.source_schema}.ground_truth not found (a demo "
+                "catalogue table); pass --labels instead"
+            )
+        cur.execute(
+            sql.SQL("SELECT sku, {} FROM {}.ground_truth WHERE {} IS NOT NULL").format(
+                sql.Identifier(column),
+                sql.Identifier(settings.source_schema),
+                sql.Identifier(column),
+            )
+        )
+        return {sku: str(value) for sku, value in cur.fetchall()}

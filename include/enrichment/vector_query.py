@@ -19,7 +19,8 @@ import numpy as np
 import psycopg2.errors
 
 from enrichment.db import connect
-from enrichment.vectors import PgVectorStore, VectorIndex, vector_literal
+from enrichment.vector_writes import vector_literal
+from enrichment.vectors import PgVectorStore, VectorIndex
 
 log = logging.getLogger(__name__)
 
