@@ -17,6 +17,7 @@ version (:mod:`enrichment.vector_sync`) while queries keep using the ``active`` 
 from __future__ import annotations
 
 import logging
+import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
@@ -147,13 +148,19 @@ def fill(
     page: int = 1000,
     progress: bool = False,
     use_clip: bool | None = None,
+    shard: int = 0,
+    shards: int = 1,
 ) -> dict:
     """Embed every live product into the configured index version of each kind.
 
     Live = active in the source AND in the platform's processed state (the set
     ``switch`` verifies against). Products whose stored vector already has the current
-    content hash are skipped. Builds the version's HNSW index at the end.
+    content hash are skipped. ``shard``/``shards`` split the work by a hash of the SKU
+    so several workers (GPU pods) can fill in parallel. A single, unsharded fill builds
+    the version's HNSW index at the end; otherwise ``switch`` does.
     """
+    if not 0 <= shard < shards:
+        raise ValueError(f"shard must be in 0..{shards - 1}, got {shard}")
     from enrichment.worker import ShardWorker
 
     settings = settings or load_settings()
@@ -185,7 +192,7 @@ def fill(
             batch.clear()
 
         for snap in changes.scan_selection(conn, settings.source_schema):
-            if snap.active:
+            if snap.active and zlib.crc32(snap.sku.encode()) % shards == shard:
                 batch.append(snap)
             if len(batch) >= page:
                 flush()
@@ -198,7 +205,7 @@ def fill(
         index = worker.vectors.ensure_index(
             kind, embedder.model_id, embedder.prep_version, embedder.dim
         )
-        if worker.vectors.build_hnsw(index):
+        if shards == 1 and worker.vectors.build_hnsw(index):
             built.append(index.name)
     return {"counts": dict(sorted(counts.items())), "hnsw_built": built}
 

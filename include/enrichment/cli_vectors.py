@@ -64,6 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="kinds to fill (default: the configured ones)",
     )
     p.add_argument("--no-clip", action="store_true", help="do not load CLIP (text only)")
+    p.add_argument("--shard", type=int, default=0, help="this worker's part (0-based)")
+    p.add_argument("--shards", type=int, default=1, help="workers filling in parallel")
     p.set_defaults(func=cmd_fill)
     p = isub.add_parser("switch", help="verify a building version and make it active")
     p.add_argument("--kind", choices=["text", "image"], default="text")
@@ -141,8 +143,6 @@ def cmd_embed_text(args: argparse.Namespace) -> int:
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    from enrichment.vector_query import UnknownSku
-
     _, store = _store()
     index = None
     try:
@@ -158,9 +158,9 @@ def cmd_similar(args: argparse.Namespace) -> int:
             exact=args.exact,
             ef_search=args.ef_search,
         )
-    except LookupError as exc:  # UnknownSku, or no active index
+    except LookupError as exc:  # an unknown SKU, or no active index yet
         print(f"error: {exc}", file=sys.stderr)
-        return 1 if isinstance(exc, UnknownSku) or index is None else 2
+        return 1
     if args.json:
         print(
             json.dumps(
@@ -207,7 +207,13 @@ def cmd_fill(args: argparse.Namespace) -> int:
     from enrichment.blue_green import fill
 
     kinds = tuple(args.kind) if args.kind else None
-    result = fill(kinds=kinds, progress=True, use_clip=False if args.no_clip else None)
+    result = fill(
+        kinds=kinds,
+        progress=True,
+        use_clip=False if args.no_clip else None,
+        shard=args.shard,
+        shards=args.shards,
+    )
     print(json.dumps(result))
     return 0
 

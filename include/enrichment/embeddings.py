@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 PREP_VERSION = "p2"
 IMAGE_PREP_VERSION = "img1"  # primary image, the CLIP processor's resize and crop
+# every field here must be covered by changes.ProductSnapshot.text_hash: vectors are
+# reused across SKUs (and skipped) by that hash
 TEXT_FIELDS = ("title", "brand", "category", "description")
 BUNDLED = "bundled:all-MiniLM-L6-v2"
 _TAG = re.compile(r"<[^>]+>")

@@ -33,6 +33,7 @@ from enrichment.vectors import PgVectorStore, VectorIndex, VectorRecord
 log = logging.getLogger(__name__)
 
 Item = Any  # a ChangeItem: sku, text_hash, image_hash, product, active
+_ANNOUNCED: set[str] = set()  # building versions already logged by this process
 
 
 def _chunks(seq: list, size: int) -> Iterator[list]:
@@ -55,7 +56,8 @@ def target_index(store: PgVectorStore, embedder: Any) -> VectorIndex:
             f"{setting} to the active model, or switch back with `index switch --name "
             f"{index.name}`"
         )
-    if index.state == "building":
+    if index.state == "building" and index.name not in _ANNOUNCED:
+        _ANNOUNCED.add(index.name)
         log.info(
             "%s index %s is building (re-embed in progress): changes go there; the "
             "active version keeps its previous vectors until the switch",

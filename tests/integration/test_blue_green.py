@@ -92,12 +92,14 @@ def test_switching_the_text_model_keeps_queries_answering(platform_db, models, m
     assert cov.missing_sample == ["A", "C", "D", "E", "F"]
     assert store.active_index("text").name == old.name
 
-    filled = fill(settings, kinds=("text",), use_clip=False)
-    assert filled["counts"]["text_vectors_upserted"] == 5
-    assert filled["counts"]["text_vectors_skipped_same_content"] == 2
-    assert filled["hnsw_built"] == [new.name]
-    again = fill(settings, kinds=("text",), use_clip=False)["counts"]
-    assert again.get("text_vectors_upserted", 0) == 0 and again["products"] == 7
+    halves = [fill(settings, kinds=("text",), use_clip=False, shard=n, shards=2) for n in (0, 1)]
+    assert sum(h["counts"]["products"] for h in halves) == 7
+    assert sum(h["counts"].get("text_vectors_upserted", 0) for h in halves) == 5
+    assert sum(h["counts"].get("text_vectors_skipped_same_content", 0) for h in halves) == 2
+    assert all(h["hnsw_built"] == [] for h in halves) and not store.has_hnsw(new)
+    again = fill(settings, kinds=("text",), use_clip=False)
+    assert again["counts"].get("text_vectors_upserted", 0) == 0
+    assert again["counts"]["products"] == 7 and again["hnsw_built"] == [new.name]
     listed = {v["name"]: v for v in versions(settings)}
     assert listed[new.name]["coverage"]["complete"] and listed[new.name]["hnsw"]
     assert listed[old.name]["state"] == "active" and listed[old.name]["coverage"]["missing"] == 1
