@@ -71,4 +71,4 @@ def catalog_backfill():
     shard_pipeline("backfill")
 
 
-catalog_backfill()
+dag = catalog_backfill()

@@ -32,4 +32,4 @@ def catalog_incremental():
     shard_pipeline("incremental")
 
 
-catalog_incremental()
+dag = catalog_incremental()

@@ -52,6 +52,8 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     from enrichment import db
     from enrichment.config import load_settings
 
+    if "airflow.settings" in sys.modules:  # close Airflow's pool before its server stops
+        sys.modules["airflow.settings"].dispose_orm()
     try:
         db.stop_embedded(load_settings())
     finally:
