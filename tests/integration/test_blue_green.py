@@ -26,8 +26,10 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("text-models")
-    return (build_tiny_text_model(root / "old-model", dim=32, seed=1),
-            build_tiny_text_model(root / "new-model", dim=24, seed=2))
+    return (
+        build_tiny_text_model(root / "old-model", dim=32, seed=1),
+        build_tiny_text_model(root / "new-model", dim=24, seed=2),
+    )
 
 
 class Queries(threading.Thread):
@@ -59,8 +61,11 @@ def test_switching_the_text_model_keeps_queries_answering(platform_db, models, m
     monkeypatch.setenv("ENRICHMENT_TEXT_MODEL", str(old_model))
     old_settings = load_settings()
     cat = Catalog(old_settings)
-    for sku, title in zip("ABCDEF", ["Red tee", "Summer dress", "Chino pants", "Wool hat",
-                                     "Canvas bag", "Hoodie"], strict=True):
+    for sku, title in zip(
+        "ABCDEF",
+        ["Red tee", "Summer dress", "Chino pants", "Wool hat", "Canvas bag", "Hoodie"],
+        strict=True,
+    ):
         cat.add(sku, title)
     pipeline.run_all("r1", cat.now(), settings=old_settings, use_clip=False)
     store = PgVectorStore(database_url(old_settings), "enrichment")
@@ -135,8 +140,9 @@ def test_switching_the_text_model_keeps_queries_answering(platform_db, models, m
     assert {n for _, n in queries.answers} == {3}
 
 
-def test_image_versions_cover_the_products_with_a_usable_image(platform_db, monkeypatch,
-                                                                tmp_path_factory):
+def test_image_versions_cover_the_products_with_a_usable_image(
+    platform_db, monkeypatch, tmp_path_factory
+):
     from tests.tiny_clip import build_tiny_clip
 
     root = tmp_path_factory.mktemp("clips")
@@ -146,10 +152,14 @@ def test_image_versions_cover_the_products_with_a_usable_image(platform_db, monk
     for sku in "ABCDE":
         cat.add(sku, f"Tee {sku}", "red")
     (settings.image_root / "broken.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
-    cat.sql("UPDATE catalog.product_images SET url = 'broken.jpg' WHERE product_id = "
-            "(SELECT id FROM catalog.products WHERE sku = 'D')")
-    cat.sql("DELETE FROM catalog.product_images WHERE product_id = "
-            "(SELECT id FROM catalog.products WHERE sku = 'E')")
+    cat.sql(
+        "UPDATE catalog.product_images SET url = 'broken.jpg' WHERE product_id = "
+        "(SELECT id FROM catalog.products WHERE sku = 'D')"
+    )
+    cat.sql(
+        "DELETE FROM catalog.product_images WHERE product_id = "
+        "(SELECT id FROM catalog.products WHERE sku = 'E')"
+    )
     summary = pipeline.run_all("r1", cat.now(), settings=settings)
     assert summary["quarantined"] == 1 and summary["image_embedded"] == 3
     image_a = next(v for v in versions(settings) if v["kind"] == "image")

@@ -47,16 +47,22 @@ def run(cat: Catalog, run_id: str) -> dict:
 
 
 def vectors(cat: Catalog, kind: str, state: str = "active") -> dict[str, tuple]:
-    name = cat.sql("SELECT name FROM enrichment.vector_indexes WHERE kind = %s AND state = %s",
-                   (kind, state))[0][0]
-    return {r[0]: (np.asarray(r[1]), r[2], r[3], r[4]) for r in cat.sql(
-        f"SELECT sku, embedding::real[], content_hash, price, updated_at "
-        f"FROM enrichment.vec_{name}")}
+    name = cat.sql(
+        "SELECT name FROM enrichment.vector_indexes WHERE kind = %s AND state = %s", (kind, state)
+    )[0][0]
+    return {
+        r[0]: (np.asarray(r[1]), r[2], r[3], r[4])
+        for r in cat.sql(
+            f"SELECT sku, embedding::real[], content_hash, price, updated_at "
+            f"FROM enrichment.vec_{name}"
+        )
+    }
 
 
 def same(before: dict, after: dict, skus) -> bool:
-    return all(np.array_equal(before[s][0], after[s][0]) and before[s][1] == after[s][1]
-               for s in skus)
+    return all(
+        np.array_equal(before[s][0], after[s][0]) and before[s][1] == after[s][1] for s in skus
+    )
 
 
 def test_only_the_changed_content_is_re_embedded_and_deletes_reach_all_versions(catalog):
@@ -134,7 +140,9 @@ def test_similar_and_embed_text_from_the_command_line(catalog, tmp_path, capsys)
         "sku,image,title,description,brand,category\n"
         "A,A-red.png,Classic cotton tee,Soft <b>cotton</b> tee.,Acme,T-Shirts\n"
         "X,,Áo thun nữ màu đỏ,Chất liệu cotton mềm mại.,,\n"
-        "Y,,Áo thun nữ màu đỏ,Chất liệu cotton mềm mại.,,\n", encoding="utf-8")
+        "Y,,Áo thun nữ màu đỏ,Chất liệu cotton mềm mại.,,\n",
+        encoding="utf-8",
+    )
     out_path = tmp_path / "out" / "vectors.npy"
     assert main(["embed-text", "--input", str(csv), "--output", str(out_path)]) == 0
     matrix = np.load(out_path)

@@ -42,8 +42,9 @@ class FakeAPI:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                api.requests.append({"path": self.path, "body": body,
-                                     "auth": self.headers.get("Authorization")})
+                api.requests.append(
+                    {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
+                )
                 if api.always or api.script:
                     status, headers = (api.always, {}) if api.always else api.script.pop(0)
                     self.send_response(status)
@@ -52,11 +53,14 @@ class FakeAPI:
                     self.end_headers()
                     self.wfile.write(json.dumps({"error": {"message": "nope"}}).encode())
                     return
-                data = [{"object": "embedding", "index": i, "embedding": fake_vector(t)}
-                        for i, t in enumerate(body["input"])]
-                payload = {"data": data[::-1],  # any order: the client sorts by index
-                           "usage": {"prompt_tokens": 3 * len(data),
-                                     "total_tokens": 3 * len(data)}}
+                data = [
+                    {"object": "embedding", "index": i, "embedding": fake_vector(t)}
+                    for i, t in enumerate(body["input"])
+                ]
+                payload = {
+                    "data": data[::-1],  # any order: the client sorts by index
+                    "usage": {"prompt_tokens": 3 * len(data), "total_tokens": 3 * len(data)},
+                }
                 raw = json.dumps(payload).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -82,8 +86,9 @@ def api():
 def client(api: FakeAPI, **kw) -> tuple[OpenAIEmbedder, list[float]]:
     sleeps: list[float] = []
     kw.setdefault("dimensions", DIM)
-    return OpenAIEmbedder("test-embed", base_url=api.url, api_key="sk-test",
-                          sleep=sleeps.append, **kw), sleeps
+    return OpenAIEmbedder(
+        "test-embed", base_url=api.url, api_key="sk-test", sleep=sleeps.append, **kw
+    ), sleeps
 
 
 def test_retries_429_and_5xx_then_returns_rows_in_input_order(api):
@@ -143,8 +148,9 @@ def test_settings_select_the_backend_and_embed_text_writes_the_matrix(api, monke
     emb = text_embedder_from_settings(load_settings())
     assert emb.model_id == f"openai:test-embed@{DIM}" and api.requests == []
     csv = tmp_path / "in.csv"
-    csv.write_text("sku,image,title,description\nA,,Áo thun,đỏ\nB,,Tee,red\nC,,Áo thun,đỏ\n",
-                   encoding="utf-8")
+    csv.write_text(
+        "sku,image,title,description\nA,,Áo thun,đỏ\nB,,Tee,red\nC,,Áo thun,đỏ\n", encoding="utf-8"
+    )
     assert main(["embed-text", "--input", str(csv), "--output", str(tmp_path / "o.npy")]) == 0
     out = np.load(tmp_path / "o.npy")
     assert out.shape == (3, DIM) and out.dtype == np.float32

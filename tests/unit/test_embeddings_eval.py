@@ -23,7 +23,9 @@ def test_precision_excludes_the_query_and_reports_chance():
     got = precision_at_k(vecs, labels, k=3)
     # a-items: 3 nearest are other a-items except when item 5 is among them
     assert got["n"] == 10 and got["k"] == 3
-    assert got["per_label"]["a"]["precision_at_k"] == pytest.approx((1 + 1 + 1 + 2 / 3 + 2 / 3) / 5, abs=1e-4)
+    assert got["per_label"]["a"]["precision_at_k"] == pytest.approx(
+        (1 + 1 + 1 + 2 / 3 + 2 / 3) / 5, abs=1e-4
+    )
     assert got["per_label"]["b"]["n"] == 5
     assert got["chance"] == pytest.approx((5 * 4 + 5 * 4) / 90, abs=1e-4)
     alone = precision_at_k(np.eye(3), ["x", "y", "y"], k=1)
@@ -37,11 +39,23 @@ def test_command_prints_json_and_dedupes_identical_vectors(tmp_path, monkeypatch
     monkeypatch.setenv("ENRICHMENT_TEXT_MODEL", str(model))
     (tmp_path / "m.csv").write_text(
         "sku,image,title,description\n1,,red tee,cotton\n2,,red tee,cotton\n3,,blue hat,wool\n"
-        "4,,green hat,wool\n5,,unlabelled,x\n", encoding="utf-8")
-    (tmp_path / "l.csv").write_text("sku,category\n1,Tees\n2,tees\n3,hats\n4,hats\n5,\n",
-                                    encoding="utf-8")
-    args = ["evaluate-embeddings", "--manifest", str(tmp_path / "m.csv"), "--labels",
-            str(tmp_path / "l.csv"), "--column", "category", "--k", "1"]
+        "4,,green hat,wool\n5,,unlabelled,x\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "l.csv").write_text(
+        "sku,category\n1,Tees\n2,tees\n3,hats\n4,hats\n5,\n", encoding="utf-8"
+    )
+    args = [
+        "evaluate-embeddings",
+        "--manifest",
+        str(tmp_path / "m.csv"),
+        "--labels",
+        str(tmp_path / "l.csv"),
+        "--column",
+        "category",
+        "--k",
+        "1",
+    ]
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n"] == 4 and out["k"] == 1 and out["deduplicated"] == 0
@@ -54,8 +68,22 @@ def test_command_prints_json_and_dedupes_identical_vectors(tmp_path, monkeypatch
 
 @pytest.mark.skipif(not MAGENTO.exists(), reason="magento-sample dataset not present")
 def test_bundled_model_groups_magento_products_by_category(capsys):
-    assert main(["evaluate-embeddings", "--manifest", str(MAGENTO / "manifest.csv"),
-                 "--labels", str(MAGENTO / "labels.csv"), "--column", "category",
-                 "--k", "10", "--dedupe"]) == 0
+    assert (
+        main(
+            [
+                "evaluate-embeddings",
+                "--manifest",
+                str(MAGENTO / "manifest.csv"),
+                "--labels",
+                str(MAGENTO / "labels.csv"),
+                "--column",
+                "category",
+                "--k",
+                "10",
+                "--dedupe",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["n"] > 100 and out["precision_at_k"] > 3 * out["chance"]
