@@ -38,13 +38,14 @@ from enrichment.config import ConfigError
 
 log = logging.getLogger(__name__)
 
-PREP_VERSION = "p2"
+PREP_VERSION = "p3"
 IMAGE_PREP_VERSION = "img1"  # primary image, the CLIP processor's resize and crop
 # every field here must be covered by changes.ProductSnapshot.text_hash: vectors are
 # reused across SKUs (and skipped) by that hash
 TEXT_FIELDS = ("title", "brand", "category", "description")
 BUNDLED = "bundled:all-MiniLM-L6-v2"
 _TAG = re.compile(r"<[^>]+>")
+_SPACE_BEFORE_PUNCT = re.compile(r" ([.,;:!?)])")
 _PIECE = re.compile(r"\w+|[^\w\s]")
 
 
@@ -61,12 +62,13 @@ class Embedder(Protocol):
 
 # -- text preparation -------------------------------------------------------------------
 def normalise_text(text: str | None) -> str:
-    """Unescape HTML, drop tags and control/format characters, NFC-normalise, fold spaces."""
+    """Unescape HTML, drop tags and control/format characters, NFC-normalise, fold spaces
+    (none left before punctuation)."""
     text = html.unescape(text or "")
     text = _TAG.sub(" ", text)
     text = unicodedata.normalize("NFC", text)
     text = "".join(" " if unicodedata.category(c) in ("Cc", "Cf") else c for c in text)
-    return " ".join(text.split())
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", " ".join(text.split()))
 
 
 def approx_tokens(text: str) -> int:

@@ -60,7 +60,7 @@ def test_fields_order_and_empty_fields():
         "description": "Soft <i>cotton</i>.",
         "price": 9.5,
     }
-    assert prepare_text(product) == "Classic tee | Acme | T-Shirts. Soft cotton ."
+    assert prepare_text(product) == "Classic tee | Acme | T-Shirts. Soft cotton."
     assert prepare_text({"title": "Tee", "brand": None, "category": ""}) == "Tee"
     assert prepare_text({"description": "only text"}) == "only text"
     assert prepare_text({}) == ""
