@@ -146,17 +146,24 @@ def _resolve_model(name: str) -> tuple[str, str]:
     return name, name
 
 
-def _fingerprint(directory: Path) -> str:
-    """Short hash of a local model directory (config files and weight sizes)."""
+def _fingerprint(directory: Path, sample: int = 1 << 20) -> str:
+    """Short hash of a local model directory: config files whole, and for every other
+    file its size and first and last MiB (retrained weights change both ends)."""
     import hashlib
 
     h = hashlib.sha256()
     for p in sorted(directory.rglob("*")):
-        if p.is_file():
-            rel = p.relative_to(directory).as_posix()
-            h.update(
-                p.read_bytes() if p.suffix == ".json" else f"{rel}:{p.stat().st_size};".encode()
-            )
+        if not p.is_file():
+            continue
+        h.update(f"{p.relative_to(directory).as_posix()}:{p.stat().st_size};".encode())
+        with open(p, "rb") as fh:
+            if p.suffix == ".json":
+                h.update(fh.read())
+                continue
+            h.update(fh.read(sample))
+            if p.stat().st_size > 2 * sample:
+                fh.seek(-sample, 2)
+                h.update(fh.read(sample))
     return h.hexdigest()[:10]
 
 

@@ -128,6 +128,13 @@ def test_token_budget_is_part_of_the_index_version(tiny_model, monkeypatch):
         TextEmbedder(str(tiny_model))
 
 
+def test_retrained_weights_get_another_model_id(tmp_path):
+    first = TextEmbedder(str(build_tiny_text_model(tmp_path / "m", dim=24, seed=1)))
+    again = TextEmbedder(str(build_tiny_text_model(tmp_path / "m", dim=24, seed=1)))
+    retrained = TextEmbedder(str(build_tiny_text_model(tmp_path / "m", dim=24, seed=2)))
+    assert first.model_id == again.model_id != retrained.model_id
+
+
 def test_unloadable_model_names_the_setting(tmp_path):
     with pytest.raises(ConfigError, match="ENRICHMENT_TEXT_MODEL"):
         TextEmbedder(str(tmp_path))  # an empty directory is no model
