@@ -3,9 +3,8 @@
 A model (or text preparation) change makes the workers write to a new ``building``
 version (:mod:`enrichment.vector_sync`) while queries keep using the ``active`` one.
 
-* ``fill`` embeds every live product into the configured version through the shard
-  worker's own embed step (content-hash skip, so a repeated fill only does what is
-  missing or changed), then builds the version's HNSW index;
+* ``fill`` (:mod:`enrichment.vector_fill`) embeds every live product into the
+  configured version, then builds the version's HNSW index;
 * ``switch`` checks, in one transaction that blocks writes to the version and run
   commits, that the version holds a vector for exactly the live products of its kind
   (counts AND set equality; live = ``product_state`` active, and for images: with an
@@ -17,8 +16,6 @@ version (:mod:`enrichment.vector_sync`) while queries keep using the ``active`` 
 from __future__ import annotations
 
 import logging
-import zlib
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 from enrichment import changes
@@ -139,81 +136,6 @@ def versions(settings: Settings | None = None) -> list[dict]:
                 }
             )
     return out
-
-
-def fill(
-    settings: Settings | None = None,
-    *,
-    kinds: tuple[str, ...] | None = None,
-    page: int = 1000,
-    progress: bool = False,
-    use_clip: bool | None = None,
-    shard: int = 0,
-    shards: int = 1,
-) -> dict:
-    """Embed every live product into the configured index version of each kind.
-
-    Live = active in the source AND in the platform's processed state (the set
-    ``switch`` verifies against). Products whose stored vector already has the current
-    content hash are skipped. ``shard``/``shards`` split the work by a hash of the SKU
-    so several workers (GPU pods) can fill in parallel. A single, unsharded fill builds
-    the version's HNSW index at the end; otherwise ``switch`` does.
-    """
-    if not 0 <= shard < shards:
-        raise ValueError(f"shard must be in 0..{shards - 1}, got {shard}")
-    from enrichment.worker import ShardWorker
-
-    settings = settings or load_settings()
-    kinds = kinds or settings.vector_kinds
-    worker = ShardWorker(settings, use_clip=use_clip)
-    counts: Counter = Counter()
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(desc="fill", unit="product")
-    with connect(worker.url) as conn:
-        batch: list = []
-
-        def flush() -> None:
-            state = changes.load_state(conn, settings.state_schema, [s.sku for s in batch])
-            items = [
-                changes.to_item(s, changes.REPROCESS)
-                for s in batch
-                if (state.get(s.sku) or {}).get("active")
-            ]
-            counts["products"] += len(items)
-            if "text" in kinds:
-                worker._embed_text(items, counts)
-            if "image" in kinds:
-                worker._embed_images(items, counts)
-            if bar is not None:
-                bar.update(len(batch))
-            batch.clear()
-
-        for snap in changes.scan_selection(conn, settings.source_schema):
-            if snap.active and zlib.crc32(snap.sku.encode()) % shards == shard:
-                batch.append(snap)
-            if len(batch) >= page:
-                flush()
-        flush()
-    if bar is not None:
-        bar.close()
-    built = []
-    for kind in kinds:
-        embedder = worker.embedder if kind == "text" else _image_embedder(worker)
-        index = worker.vectors.ensure_index(
-            kind, embedder.model_id, embedder.prep_version, embedder.dim
-        )
-        if shards == 1 and worker.vectors.build_hnsw(index):
-            built.append(index.name)
-    return {"counts": dict(sorted(counts.items())), "hnsw_built": built}
-
-
-def _image_embedder(worker):
-    from enrichment.embeddings import ImageEmbedder
-
-    return ImageEmbedder(worker.tagger.clip)
 
 
 def switch(

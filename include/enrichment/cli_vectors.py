@@ -204,7 +204,7 @@ def cmd_versions(args: argparse.Namespace) -> int:
 
 
 def cmd_fill(args: argparse.Namespace) -> int:
-    from enrichment.blue_green import fill
+    from enrichment.vector_fill import fill
 
     kinds = tuple(args.kind) if args.kind else None
     result = fill(

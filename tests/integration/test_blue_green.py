@@ -12,10 +12,11 @@ import time
 import pytest
 
 from enrichment import pipeline
-from enrichment.blue_green import SwitchRefused, drop, fill, switch, versions
+from enrichment.blue_green import SwitchRefused, drop, switch, versions
 from enrichment.config import ConfigError, load_settings
 from enrichment.db import database_url
 from enrichment.status import platform_status
+from enrichment.vector_fill import fill
 from enrichment.vectors import PgVectorStore
 from tests.catalog_fixture import Catalog
 from tests.tiny_text_model import build_tiny_text_model
