@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from airflow.sdk import dag
+
 from enrichment_airflow.shard_pipeline import DEFAULT_ARGS, shard_pipeline
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PIL import Image
+
 from enrichment import cdc, db
 from enrichment.demo_catalog import create_schema
-from PIL import Image
 
 COLOURS = {"red": (200, 30, 30), "blue": (30, 60, 200), "green": (30, 160, 60),
            "black": (20, 20, 20), "yellow": (230, 210, 40), "white": (250, 250, 250)}

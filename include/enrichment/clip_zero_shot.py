@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from enrichment.taxonomy import Taxonomy
 log = logging.getLogger(__name__)
 DEFAULT_TEMPERATURE = 0.01  # CLIP's learned logit scale is 100
 DEFAULT_BATCH_SIZE = 32
+EMBEDDING_MEMORY_CACHE = 4096  # image embeddings kept in memory per process
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,9 @@ class ClipModel:
         self.device = device
         self.batch_size = max(1, int(batch_size))
         self.prompt_computations = 0  # how often prompt embeddings were computed
+        self.images_encoded = 0  # images actually run through the image tower
+        self.embedding_cache: Any = None  # persistent store: get_many / put_many by sha256
+        self._embeddings: OrderedDict[str, np.ndarray] = OrderedDict()
         self._banks: dict[str, PromptBank] = {}
         self._padding: str | bool = (
             "max_length" if "siglip" in str(getattr(model.config, "model_type", "")) else True
@@ -178,9 +183,47 @@ class ClipModel:
             return np.zeros((0, self.dim), dtype=np.float32)
         return _normalise(np.concatenate(out))
 
+    def embed_images_keyed(
+        self, images: list[Image.Image], keys: list[str | None]
+    ) -> np.ndarray:
+        """Like :meth:`embed_images`, reusing embeddings cached by image-bytes hash.
+
+        Looks in memory, then in :attr:`embedding_cache`; only the rest goes through the
+        image tower, once per distinct key, and is stored back.
+        """
+        found: dict[str, np.ndarray] = {k: self._embeddings[k] for k in keys
+                                        if k is not None and k in self._embeddings}
+        wanted = [k for k in dict.fromkeys(keys) if k is not None and k not in found]
+        if wanted and self.embedding_cache is not None:
+            found.update(self.embedding_cache.get_many(wanted))
+        todo: dict[Any, Image.Image] = {}
+        for image, key in zip(images, keys, strict=True):
+            if key is None:
+                todo[("object", id(image))] = image
+            elif key not in found and key not in todo:
+                todo[key] = image
+        if todo:
+            computed = self.embed_images(list(todo.values()))
+            fresh = dict(zip(todo, computed, strict=True))
+            found.update(fresh)
+            stored = {k: v for k, v in fresh.items() if isinstance(k, str)}
+            if stored and self.embedding_cache is not None:
+                self.embedding_cache.put_many(stored)
+        for key in keys:
+            if key is not None:
+                self._embeddings[key] = found[key]
+                self._embeddings.move_to_end(key)
+        while len(self._embeddings) > EMBEDDING_MEMORY_CACHE:
+            self._embeddings.popitem(last=False)
+        rows = [found[k] if k is not None else found[("object", id(im))]
+                for im, k in zip(images, keys, strict=True)]
+        return np.stack(rows) if rows else np.zeros((0, self.dim), dtype=np.float32)
+
     def embed_images(self, images: list[Image.Image]) -> np.ndarray:
         """L2-normalised float32 image embeddings, one row per image, in batches."""
         import torch
+
+        self.images_encoded += len(images)
 
         out = []
         dtype = next(self.model.parameters()).dtype
@@ -237,11 +280,20 @@ class ClipModel:
         return PromptBank(taxonomy.version, tuple(keys), _normalise(matrix))
 
     def similarities(
-        self, images: list[Image.Image], taxonomy: Taxonomy, cache_dir: Path | None = None
+        self,
+        images: list[Image.Image],
+        taxonomy: Taxonomy,
+        cache_dir: Path | None = None,
+        keys: list[str | None] | None = None,
     ) -> np.ndarray:
-        """Cosine similarity of each image to each prompt-bank row, shape (N, values)."""
+        """Cosine similarity of each image to each prompt-bank row, shape (N, values).
+
+        ``keys`` (image-bytes hashes) let embeddings come from the caches.
+        """
         bank = self.prompt_bank(taxonomy, cache_dir)
-        return self.embed_images(images) @ bank.matrix.T
+        if keys is None:
+            return self.embed_images(images) @ bank.matrix.T
+        return self.embed_images_keyed(images, keys) @ bank.matrix.T
 
 
 def zero_shot(

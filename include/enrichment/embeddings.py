@@ -255,8 +255,14 @@ class ImageEmbedder:
         self.model_id = clip.model_id
         self.dim = int(clip.dim)
 
-    def embed(self, images: list) -> np.ndarray:
-        """L2-normalised image vectors, one row per PIL image."""
+    def embed(self, images: list, keys: list[str | None] | None = None) -> np.ndarray:
+        """L2-normalised image vectors, one row per PIL image.
+
+        ``keys`` (sha256 of each image's bytes) reuse embeddings the tagger already
+        computed for the same photo (see ``image_embedding_cache``).
+        """
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if keys is not None and hasattr(self.clip, "embed_images_keyed"):
+            return np.asarray(self.clip.embed_images_keyed(images, keys), dtype=np.float32)
         return np.asarray(self.clip.embed_images(images), dtype=np.float32)

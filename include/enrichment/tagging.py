@@ -180,7 +180,10 @@ class Tagger:
                 todo[key] = item.image
         if todo:
             keys = list(todo)
-            matrix = self.clip.similarities([todo[k] for k in keys], self.taxonomy, self.cache_dir)
+            matrix = self.clip.similarities(
+                [todo[k] for k in keys], self.taxonomy, self.cache_dir,
+                keys=[k if isinstance(k, str) else None for k in keys],
+            )
             self.image_scorings += len(keys)
             for key, row in zip(keys, matrix, strict=True):
                 found[key] = row

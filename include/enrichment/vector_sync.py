@@ -127,12 +127,13 @@ def sync_images(
     def compute(reps: list[Item]) -> dict[str, np.ndarray]:
         loaded = load_images(reps)
         ok = [
-            (i, img.image)
+            (i, img)
             for i, img in zip(reps, loaded, strict=True)
             if img is not None and hasattr(img, "image")
         ]
         counts["image_vectors_unavailable"] += len(reps) - len(ok)
-        vectors = embedder.embed([im for _, im in ok])
+        vectors = embedder.embed([img.image for _, img in ok],
+                                 keys=[getattr(img, "sha256", None) for _, img in ok])
         return {i.image_hash: v for (i, _), v in zip(ok, vectors, strict=True)}
 
     missing = _sync(

@@ -67,6 +67,11 @@ class ShardWorker:
             from enrichment.tagging import Tagger
 
             self._tagger = Tagger.from_settings(self.settings, use_clip=self._use_clip)
+            if self._tagger.clip is not None:
+                from enrichment.image_embedding_cache import ImageEmbeddingCache
+
+                self._tagger.clip.embedding_cache = ImageEmbeddingCache(
+                    self.url, self.schema, self._tagger.model_id)
         return self._tagger
 
     @property

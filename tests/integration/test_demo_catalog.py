@@ -8,9 +8,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from PIL import Image, UnidentifiedImageError
+
 from enrichment import cli_demo, db, demo_catalog
 from enrichment.demo_catalog import MUTATION_KINDS
-from PIL import Image, UnidentifiedImageError
 
 pytestmark = pytest.mark.integration
 

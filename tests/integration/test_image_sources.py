@@ -21,9 +21,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from PIL import Image
+
 from enrichment import image_remote
 from enrichment.images import ImagePolicy, ImageRejected, fetch_image
-from PIL import Image
 
 pytestmark = pytest.mark.integration
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+
 from enrichment import pipeline, runs
 from enrichment.db import connect
 from enrichment.status import platform_status
-
 from tests.catalog_fixture import Catalog
 
 pytestmark = pytest.mark.integration

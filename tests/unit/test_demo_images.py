@@ -7,8 +7,9 @@ import itertools
 
 import numpy as np
 import pytest
-from enrichment import demo_images as di
 from PIL import Image, ImageFilter
+
+from enrichment import demo_images as di
 
 pytestmark = pytest.mark.unit
 

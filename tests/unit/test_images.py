@@ -17,6 +17,8 @@ import zlib
 from pathlib import Path
 
 import pytest
+from PIL import Image
+
 from enrichment.config import ConfigError, load_settings
 from enrichment.image_remote import address_problem, vet_url
 from enrichment.images import (
@@ -26,7 +28,6 @@ from enrichment.images import (
     fetch_image,
     policy_from_settings,
 )
-from PIL import Image
 
 pytestmark = pytest.mark.unit
 
