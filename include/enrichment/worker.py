@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 TAG_BATCH = 64
 FETCH_THREADS = 8
+DECODE_MAX_SIDE = 512  # JPEGs decode at a reduced DCT scale: CLIP sees 224 px, colour 128 px
 
 
 def _doc(item: ChangeItem, content_hash: str | None = None) -> ProductDoc:
@@ -143,7 +144,7 @@ class ShardWorker:
             if not images:
                 return None
             try:
-                return fetch_image(images[0], policy)
+                return fetch_image(images[0], policy, max_side=DECODE_MAX_SIDE)
             except ImageRejected as exc:
                 return exc
 
