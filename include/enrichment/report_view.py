@@ -120,7 +120,13 @@ def context(
     ]
 
     def series(key):
-        return [(t["run_id"], (t["metrics"] or {}).get(key)) for t in trend]
+        return [
+            (
+                f"{t['committed_at'][:16].replace('T', ' ')} {t['run_id']}",
+                (t["metrics"] or {}).get(key),
+            )
+            for t in trend
+        ]
 
     trends = [
         (
