@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from enrichment import quality_checks as qc
 from enrichment import quality_data as qd
 from enrichment import quality_sql as sql
+from enrichment.quality_golden import resolve_golden
 from enrichment.quality_results import (
     SAMPLES,
     CheckResult,
@@ -231,7 +232,7 @@ class Planner:
         )
 
     def _accuracy(self) -> None:
-        golden = qd.resolve_golden(self.conn, self.settings, self.cfg.golden, self.taxonomy)
+        golden = resolve_golden(self.conn, self.settings, self.cfg.golden, self.taxonomy)
         self.report["golden"] = golden
         if golden is None:
             spec = replace(
