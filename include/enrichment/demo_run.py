@@ -14,9 +14,15 @@ from collections.abc import Callable
 
 from enrichment import cdc, db, demo_catalog, local_airflow, runs, schema
 from enrichment.config import Settings, load_settings
+from enrichment.quality import quality_summary_text, recorded_result
 from enrichment.status import platform_status
 
 DAG_ID = "catalog_incremental"
+BROKEN_RATE = 0.003  # "a few broken images": under the 0.5 % quarantine threshold
+# demo mutation kind -> the change class the platform must detect for it
+EXPECTED_CLASS = {"price_stock": "metadata_only", "text": "text_changed",
+                  "image": "image_changed", "new": "new", "soft_delete": "deleted",
+                  "hard_delete": "deleted"}
 
 
 def _latest_summary(settings: Settings) -> dict | None:
@@ -49,6 +55,10 @@ def _airflow_run(env: dict, log_name: str, settings: Settings, say: Callable) ->
     summary = _latest_summary(settings)
     say(f"  Airflow run finished in {time.monotonic() - started:.0f} s "
         f"(task logs: {logs / log_name})")
+    say(runs.format_summary(summary))
+    quality = recorded_result(summary["run_id"], settings=settings)
+    if quality is not None:
+        say(quality_summary_text(quality))
     return summary
 
 
@@ -61,7 +71,8 @@ def run_demo(products: int = 2000, *, seed: int = 42, say: Callable = print) -> 
     say(f"== Seeding a demo catalogue of {products} products with rendered photos")
     with db.connect(url) as conn:
         seeded = demo_catalog.seed(conn, products=products, image_root=settings.image_root,
-                                   schema=settings.source_schema, seed=seed, reset=True)
+                                   schema=settings.source_schema, seed=seed, reset=True,
+                                   broken_rate=BROKEN_RATE)
     with db.connect(url) as conn:
         cdc.install(conn, settings.source_schema)
     say("   " + json.dumps({k: v for k, v in seeded.items() if not isinstance(v, (list, dict))},
@@ -72,7 +83,6 @@ def run_demo(products: int = 2000, *, seed: int = 42, say: Callable = print) -> 
 
     say(f"== Run 1: {DAG_ID} (everything is new)")
     first = _airflow_run(env, "run1.log", settings, say)
-    say(runs.format_summary(first))
 
     say("== One day of catalogue changes")
     with db.connect(url) as conn:
@@ -82,23 +92,39 @@ def run_demo(products: int = 2000, *, seed: int = 42, say: Callable = print) -> 
 
     say(f"== Run 2: {DAG_ID} (only what changed)")
     second = _airflow_run(env, "run2.log", settings, say)
-    say(runs.format_summary(second))
 
     status = platform_status(settings)
     say("== Platform status (python -m enrichment status --json)")
     say(json.dumps(status, indent=1, default=str))
-    checks = demo_checks(status, second, mutation)
+    checks = demo_checks(status, second, mutation, detected_skus(settings, second["run_id"]))
     for name, ok in checks.items():
         say(f"  [{'PASS' if ok else 'FAIL'}] {name}")
     return {"first": first, "second": second, "mutation": mutation, "status": status,
             "checks": checks}
 
 
-def demo_checks(status: dict, second: dict, mutation: dict) -> dict[str, bool]:
+def detected_skus(settings: Settings, run_id: str) -> dict[str, set[str]]:
+    """SKUs of each change class in a run's change set."""
+    with db.connect(db.database_url(settings)) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT change_class, sku FROM {settings.state_schema}.run_items "
+                    "WHERE run_id = %s", (run_id,))
+        out: dict[str, set[str]] = {}
+        for cls, sku in cur.fetchall():
+            out.setdefault(cls, set()).add(sku)
+    return out
+
+
+def demo_checks(status: dict, second: dict, mutation: dict,
+                detected: dict[str, set[str]]) -> dict[str, bool]:
     """What the demo promises, checked on its own results."""
     active = status["products_active"] or 1
     changed = second["changes"]
+    expected: dict[str, set[str]] = {}
+    for kind, skus in mutation["skus"].items():
+        expected.setdefault(EXPECTED_CLASS[kind], set()).update(skus)
     return {
+        "run 2 detected exactly the SKUs the day changed, each in its class":
+            expected == detected,
         f"tagged_active / products_active = {status['tagged_active'] / active:.3f} >= 0.98":
             status["tagged_active"] / active >= 0.98,
         "vectors_active == products_active": status["vectors_active"] == active,
