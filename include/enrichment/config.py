@@ -76,6 +76,7 @@ class Settings:
     taxonomy_path: Path | None = None
     clip_batch_size: int = 32
     clip_temperature: float = 0.01
+    text_model_next: str | None = None
 
     @property
     def pg_dir(self) -> Path:
@@ -116,4 +117,5 @@ def load_settings() -> Settings:
         taxonomy_path=Path(taxonomy).resolve() if (taxonomy := _env("ENRICHMENT_TAXONOMY")) else None,
         clip_batch_size=_env_int("ENRICHMENT_CLIP_BATCH_SIZE", 32),
         clip_temperature=_env_float("ENRICHMENT_CLIP_TEMPERATURE", 0.01),
+        text_model_next=_env("ENRICHMENT_TEXT_MODEL_NEXT"),
     )

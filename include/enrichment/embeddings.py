@@ -29,6 +29,7 @@ import math
 import os
 import re
 import unicodedata
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -229,13 +230,22 @@ class TextEmbedder:
         return np.stack([lookup[t] for t in texts])
 
 
-def text_embedder_from_settings(settings) -> Embedder:
-    """The configured text backend: ``openai:<model>`` or a sentence-transformers model."""
-    if settings.text_model.startswith("openai:"):
+def text_embedder_from_settings(settings, *, next_model: bool = False) -> Embedder | None:
+    """The configured text backend: ``openai:<model>`` or a sentence-transformers model.
+
+    ``next_model``: the model of ``ENRICHMENT_TEXT_MODEL_NEXT`` (a re-embed in progress),
+    or None when it is not set or names the serving model.
+    """
+    name = settings.text_model
+    if next_model:
+        name = getattr(settings, "text_model_next", None)
+        if not name or name == settings.text_model:
+            return None
+    if name.startswith("openai:"):
         from enrichment.embed_openai import OpenAIEmbedder
 
-        return OpenAIEmbedder.from_settings(settings)
-    return TextEmbedder(settings.text_model)
+        return OpenAIEmbedder.from_settings(replace(settings, text_model=name))
+    return TextEmbedder(name)
 
 
 # -- images -----------------------------------------------------------------------------

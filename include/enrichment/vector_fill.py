@@ -27,7 +27,8 @@ def fill(
     shard: int = 0,
     shards: int = 1,
 ) -> dict:
-    """Embed every live product into the configured index version of each kind.
+    """Embed every live product into the configured index version of each kind
+    (and into the ``ENRICHMENT_TEXT_MODEL_NEXT`` version when a re-embed is running).
 
     Live = active in the source AND in the platform's processed state (the set
     ``switch`` verifies against). Products whose stored vector already has the current
@@ -76,10 +77,15 @@ def fill(
     if bar is not None:
         bar.close()
     built = []
+    embedders = []
     for kind in kinds:
-        embedder = worker.embedder if kind == "text" else _image_embedder(worker)
+        if kind == "text":
+            embedders += [e for e in (worker.embedder, worker.next_embedder) if e is not None]
+        else:
+            embedders.append(_image_embedder(worker))
+    for embedder in embedders:
         index = worker.vectors.ensure_index(
-            kind, embedder.model_id, embedder.prep_version, embedder.dim
+            embedder.kind, embedder.model_id, embedder.prep_version, embedder.dim
         )
         if shards == 1 and worker.vectors.build_hnsw(index):
             built.append(index.name)

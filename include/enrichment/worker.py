@@ -61,6 +61,7 @@ class ShardWorker:
         self._use_clip = use_clip
         self._tagger = None
         self._embedder = None
+        self._next_embedder: object = False  # False: not looked up yet
 
     @property
     def tagger(self):
@@ -82,6 +83,15 @@ class ShardWorker:
 
             self._embedder = text_embedder_from_settings(self.settings)
         return self._embedder
+
+    @property
+    def next_embedder(self):
+        """The ``ENRICHMENT_TEXT_MODEL_NEXT`` model during a re-embed, else None."""
+        if self._next_embedder is False:
+            from enrichment.embeddings import text_embedder_from_settings
+
+            self._next_embedder = text_embedder_from_settings(self.settings, next_model=True)
+        return self._next_embedder
 
     # -- one shard ---------------------------------------------------------------------
     def process(self, run_id: str, shard: int, *, force: bool = False) -> dict:
@@ -195,6 +205,10 @@ class ShardWorker:
             from enrichment.vector_sync import sync_text
 
             sync_text(self.vectors, self.embedder, items, counts, _vector_meta)
+            if self.next_embedder is not None:  # dual write while a re-embed is running
+                extra: Counter = Counter()
+                sync_text(self.vectors, self.next_embedder, items, extra, _vector_meta)
+                counts.update({f"next_{k}": v for k, v in extra.items()})
 
     def _embed_images(self, items: list[ChangeItem], counts: Counter) -> None:
         """Primary-image vectors from the tagger's CLIP model (see vector_sync)."""
