@@ -2,7 +2,9 @@
 
 ``TagStore`` is the interface; ``PostgresTagStore`` (the default) keeps tags in the
 platform database. Writes are idempotent: a SKU's tags are replaced as a whole in one
-transaction, so re-running a shard leaves the same rows.
+transaction, so re-running a shard leaves the same rows. ``MirroredTagStore`` mirrors
+every write into the production sinks of ``ENRICHMENT_TAG_SINKS`` (Elasticsearch, see
+:mod:`enrichment.tag_sink_es`); PostgreSQL stays the system of record.
 """
 
 from __future__ import annotations
@@ -129,13 +131,70 @@ class PostgresTagStore:
             return dict(cur.fetchall())
 
 
+class MirroredTagStore:
+    """The primary store plus sinks: writes go to the primary, then to every sink.
+
+    Reads go to the primary (the system of record). A sink that fails raises after the
+    primary has written; the shard fails and is re-run, and every write is idempotent.
+    """
+
+    def __init__(self, primary: TagStore, sinks: list):
+        self.primary = primary
+        self.sinks = list(sinks)
+
+    def replace_tags(self, docs: list[TagDocument]) -> int:
+        written = self.primary.replace_tags(docs)
+        for sink in self.sinks:
+            sink.replace_tags(docs)
+        return written
+
+    def update_metadata(self, docs: list[ProductDoc]) -> int:
+        updated = self.primary.update_metadata(docs)
+        for sink in self.sinks:
+            sink.update_metadata(docs)
+        return updated
+
+    def delete(self, skus: list[str]) -> int:
+        removed = self.primary.delete(skus)
+        for sink in self.sinks:
+            sink.delete(skus)
+        return removed
+
+    def tagged_skus(self, skus: list[str]) -> dict[str, str]:
+        return self.primary.tagged_skus(skus)
+
+
+TAG_SINKS = ("elasticsearch",)
+
+
+def tag_sinks_from_env() -> list:
+    """The sinks named in ``ENRICHMENT_TAG_SINKS`` (comma list, empty by default)."""
+    import os
+
+    from enrichment.config import ConfigError
+
+    names = [n.strip() for n in os.environ.get("ENRICHMENT_TAG_SINKS", "").split(",")]
+    sinks = []
+    for name in dict.fromkeys(n for n in names if n):
+        if name not in TAG_SINKS:
+            raise ConfigError(f"ENRICHMENT_TAG_SINKS: {name!r} is not a known tag sink "
+                              f"({', '.join(TAG_SINKS)})")
+        from enrichment.tag_sink_es import ElasticsearchTagSink
+
+        sinks.append(ElasticsearchTagSink.from_env())
+    return sinks
+
+
 def tag_store_from_settings(settings, url: str) -> TagStore:
-    """The configured tag store (``ENRICHMENT_TAG_STORE``, default ``postgres``)."""
+    """The configured tag store (``ENRICHMENT_TAG_STORE``, default ``postgres``), mirrored
+    into the sinks of ``ENRICHMENT_TAG_SINKS`` when any are configured."""
     import os
 
     from enrichment.config import ConfigError
 
     backend = os.environ.get("ENRICHMENT_TAG_STORE", "postgres")
-    if backend == "postgres":
-        return PostgresTagStore(url, settings.state_schema)
-    raise ConfigError(f"ENRICHMENT_TAG_STORE={backend!r} is not a known tag store (postgres)")
+    if backend != "postgres":
+        raise ConfigError(f"ENRICHMENT_TAG_STORE={backend!r} is not a known tag store (postgres)")
+    primary = PostgresTagStore(url, settings.state_schema)
+    sinks = tag_sinks_from_env()
+    return MirroredTagStore(primary, sinks) if sinks else primary
