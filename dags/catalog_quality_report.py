@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import dag, task
 
-from enrichment_airflow.shard_pipeline import DEFAULT_ARGS
+from enrichment_airflow.shard_pipeline import DEFAULT_ARGS, fail_fast_on_quality
 
 
 @dag(
@@ -35,17 +35,9 @@ from enrichment_airflow.shard_pipeline import DEFAULT_ARGS
 def catalog_quality_report():
     @task(retries=1)
     def check_quality() -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from enrichment import airflow_tasks
-        from enrichment.quality import QualityFailed
-
-        try:
-            return airflow_tasks.quality_report(get_current_context())
-        except QualityFailed as exc:  # a data problem: fail now, retrying changes nothing
-            raise AirflowFailException(str(exc)) from exc
+        return fail_fast_on_quality("quality_report")
 
     check_quality()
 
 
-catalog_quality_report()
+dag = catalog_quality_report()

@@ -181,26 +181,31 @@ def _snapshot(row: tuple) -> ProductSnapshot:
     )
 
 
-def scan_window(conn, src: str, lower: tuple[datetime, int] | None, upper: datetime,
-                page_size: int = PAGE_SIZE) -> Iterator[ProductSnapshot]:
-    """Products with ``lower < (updated_at, id)`` and ``updated_at <= upper``, keyset-paged."""
-    key = lower
+def _pages(conn, src: str, where: list[str], params: list, after: str, order: str,
+           key, next_key, page_size: int) -> Iterator[ProductSnapshot]:
+    """Keyset pagination: ``after`` (SQL with placeholders) selects rows past ``key``."""
     while True:
-        where = ["p.updated_at <= %s"]
-        params: list = [upper]
+        clauses, values = list(where), list(params)
         if key is not None:
-            where.append("(p.updated_at, p.id) > (%s, %s)")
-            params.extend(key)
-        sql = (_SELECT.format(src=src) + " WHERE " + " AND ".join(where)
-               + " GROUP BY p.id ORDER BY p.updated_at, p.id LIMIT %s")
+            clauses.append(after)
+            values.extend(key)
+        sql = (_SELECT.format(src=src) + " WHERE " + " AND ".join(clauses or ["true"])
+               + f" GROUP BY p.id ORDER BY {order} LIMIT %s")
         with conn.cursor() as cur:
-            cur.execute(sql, [*params, page_size])
+            cur.execute(sql, [*values, page_size])
             rows = cur.fetchall()
         for row in rows:
             yield _snapshot(row)
         if len(rows) < page_size:
             return
-        key = (rows[-1][11], rows[-1][0])
+        key = next_key(rows[-1])
+
+
+def scan_window(conn, src: str, lower: tuple[datetime, int] | None, upper: datetime,
+                page_size: int = PAGE_SIZE) -> Iterator[ProductSnapshot]:
+    """Products with ``lower < (updated_at, id)`` and ``updated_at <= upper``, keyset-paged."""
+    return _pages(conn, src, ["p.updated_at <= %s"], [upper], "(p.updated_at, p.id) > (%s, %s)",
+                  "p.updated_at, p.id", lower, lambda row: (row[11], row[0]), page_size)
 
 
 def scan_selection(conn, src: str, *, skus: list[str] | None = None,
@@ -208,31 +213,16 @@ def scan_selection(conn, src: str, *, skus: list[str] | None = None,
                    until: datetime | None = None,
                    page_size: int = PAGE_SIZE) -> Iterator[ProductSnapshot]:
     """Products chosen by a backfill's selection (all when nothing is given), id-paged."""
-    last_id = 0
-    while True:
-        where, params = ["p.id > %s"], [last_id]
-        if skus:
-            where.append("p.sku = ANY(%s)")
-            params.append(list(skus))
-        if category:
-            where.append("p.category ILIKE %s")
-            params.append(category)
-        if since:
-            where.append("p.updated_at >= %s")
-            params.append(since)
-        if until:
-            where.append("p.updated_at <= %s")
-            params.append(until)
-        sql = (_SELECT.format(src=src) + " WHERE " + " AND ".join(where)
-               + " GROUP BY p.id ORDER BY p.id LIMIT %s")
-        with conn.cursor() as cur:
-            cur.execute(sql, [*params, page_size])
-            rows = cur.fetchall()
-        for row in rows:
-            yield _snapshot(row)
-        if len(rows) < page_size:
-            return
-        last_id = rows[-1][0]
+    where: list[str] = []
+    params: list = []
+    for clause, value in (("p.sku = ANY(%s)", list(skus) if skus else None),
+                          ("p.category ILIKE %s", category),
+                          ("p.updated_at >= %s", since), ("p.updated_at <= %s", until)):
+        if value:
+            where.append(clause)
+            params.append(value)
+    return _pages(conn, src, where, params, "p.id > %s", "p.id", None,
+                  lambda row: (row[0],), page_size)
 
 
 def load_state(conn, state_schema: str, skus: list[str]) -> dict[str, dict]:

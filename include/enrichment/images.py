@@ -54,7 +54,7 @@ from urllib.parse import unquote, urlsplit
 
 from PIL import Image, ImageOps
 
-from enrichment.config import ConfigError, _env, _env_bool, _env_int
+from enrichment.config import ConfigError, _env, _env_bool, _env_float, _env_int
 
 if TYPE_CHECKING:
     from enrichment.config import Settings
@@ -306,19 +306,6 @@ def to_rgb(image: Image.Image) -> Image.Image:
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")
     return image.convert("RGB")
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = _env(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {raw!r}")
-    return value
 
 
 def _env_list(name: str) -> tuple[str, ...] | None:

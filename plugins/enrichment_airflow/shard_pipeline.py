@@ -23,6 +23,19 @@ DEFAULT_ARGS = {
 }
 
 
+def fail_fast_on_quality(step: str) -> dict:
+    """Run ``airflow_tasks.<step>``; failed data-quality checks fail the task without retry."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from enrichment import airflow_tasks
+    from enrichment.quality import QualityFailed
+
+    try:
+        return getattr(airflow_tasks, step)(get_current_context())
+    except QualityFailed as exc:  # a data problem: retrying changes nothing
+        raise AirflowFailException(str(exc)) from exc
+
+
 def shard_pipeline(kind: str = "incremental"):
     """Add detect, mapped shard processing and commit to the current DAG; returns commit."""
 
@@ -50,15 +63,7 @@ def shard_pipeline(kind: str = "incremental"):
 
     @task(retries=1)
     def quality() -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from enrichment import airflow_tasks
-        from enrichment.quality import QualityFailed
-
-        try:
-            return airflow_tasks.quality(get_current_context())
-        except QualityFailed as exc:  # a data problem: fail now, retrying changes nothing
-            raise AirflowFailException(str(exc)) from exc
+        return fail_fast_on_quality("quality")
 
     committed = commit()
     # local: in-process task; kubernetes: one GPU pod per shard (same command), see k8s_shards

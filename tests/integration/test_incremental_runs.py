@@ -170,3 +170,17 @@ def test_bad_image_is_quarantined_and_text_tags_still_written(catalog):
     with connect(catalog.url) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM enrichment.tags WHERE sku <> 'G'")
         assert cur.fetchone()[0] > 0
+
+
+def test_keyset_pages_return_every_row_once_even_with_equal_timestamps(catalog):
+    from enrichment.changes import scan_selection, scan_window
+
+    catalog.sql("ALTER TABLE catalog.products DISABLE TRIGGER enrichment_bump_updated_at")
+    catalog.sql("UPDATE catalog.products SET updated_at = '2026-01-01T00:00:00Z'")
+    with connect(catalog.url) as conn:
+        window = [s.sku for s in scan_window(conn, "catalog", None, catalog.now(), page_size=2)]
+        chosen = [s.sku for s in scan_selection(conn, "catalog", page_size=2)]
+        later = list(scan_window(conn, "catalog", (catalog.now(), 0), catalog.now(), page_size=2))
+    assert sorted(window) == sorted(chosen) == ["A", "B", "C", "D", "E"]
+    assert len(window) == len(set(window)) == 5
+    assert later == []
