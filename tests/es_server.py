@@ -35,6 +35,7 @@ class Request:
     path: str
     query: dict
     status: int = 0
+    size: int = 0  # body bytes
     actions: list[tuple[str, str, str]] = field(default_factory=list)  # (op, index, id)
 
 
@@ -69,7 +70,7 @@ class EsServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -149,6 +150,17 @@ class EsServer:
                 self.engine.visible[name].pop(doc_id, None)
 
 
+def _actions(raw: bytes, default_index: str | None) -> list[tuple[str, str, str]]:
+    """(op, index, id) of each action of a bulk body."""
+    out, lines = [], [json.loads(x) for x in raw.decode().splitlines() if x.strip()]
+    pos = 0
+    while pos < len(lines):
+        (op, meta), = lines[pos].items()
+        out.append((op, meta.get("_index") or default_index, str(meta.get("_id"))))
+        pos += 1 if op == "delete" else 2
+    return out
+
+
 def _fault_body(fault: _Fault) -> dict:
     kind = fault.error_type or ERROR_TYPES.get(fault.status, "exception")
     return EsError(fault.status, kind, f"injected {fault.status} ({kind})").body()
@@ -175,7 +187,10 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path, query = unquote(parts.path), {k: v[-1] for k, v in parse_qs(parts.query).items()}
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        record = Request(self.command, path, query)
+        record = Request(self.command, path, query, size=len(raw))
+        if path.endswith("/_bulk"):
+            segs = [s for s in path.split("/") if s]
+            record.actions = _actions(raw, segs[0] if len(segs) == 2 else None)
         with self.es.lock:
             self.es.requests.append(record)
         fault = self.es.request_fault(self.command, path)
@@ -195,7 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             try:
                 with self.es.lock:
-                    status, body = self._route(path, query, raw, record)
+                    status, body = self._route(path, query, raw)
             except EsError as exc:
                 status, body = exc.status, exc.body()
         record.status = status
@@ -203,7 +218,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
 
-    def _route(self, path: str, query: dict, raw: bytes, record: Request) -> tuple[int, dict]:
+    def _route(self, path: str, query: dict, raw: bytes) -> tuple[int, dict]:
         engine, m = self.es.engine, self.command
         segs = [s for s in path.split("/") if s]
         body = json.loads(raw) if raw and not path.endswith("_bulk") else {}
@@ -224,7 +239,7 @@ class _Handler(BaseHTTPRequestHandler):
             engine.update_aliases(body.get("actions") or [])
             return 200, {"acknowledged": True, "errors": False}
         if segs[-1] == "_bulk" and m in ("POST", "PUT"):
-            return 200, self._bulk(raw, segs[0] if len(segs) == 2 else None, query, record)
+            return 200, self._bulk(raw, segs[0] if len(segs) == 2 else None, query)
         if segs[-1] == "_count" and m in ("GET", "POST"):
             target = segs[0] if len(segs) == 2 else "_all"
             return 200, {"count": engine.count(target, body.get("query")),
@@ -259,8 +274,7 @@ class _Handler(BaseHTTPRequestHandler):
         return 200, {i: {"aliases": engine.aliases_of(i), **engine.indexes[i]}
                      for i in engine.resolve(name)}
 
-    def _bulk(self, raw: bytes, default_index: str | None, query: dict, record: Request
-              ) -> dict:
+    def _bulk(self, raw: bytes, default_index: str | None, query: dict) -> dict:
         lines = [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
         items, touched = [], set()
         pos = 0
@@ -269,7 +283,6 @@ class _Handler(BaseHTTPRequestHandler):
             body = lines[pos + 1] if op != "delete" else None
             pos += 1 if op == "delete" else 2
             doc_id = str(meta.get("_id"))
-            record.actions.append((op, meta.get("_index") or default_index, doc_id))
             fault = self.es.item_fault(doc_id)
             try:
                 if fault:

@@ -5,7 +5,7 @@
   hashes of :mod:`enrichment.changes`, so a row touched without a real change is fresh);
 * store counts: SKUs held by the configured tag and vector stores, through their
   backends (a backend with ``count_skus()`` is asked; the PostgreSQL and pgvector stores
-  are counted in their tables);
+  are counted in their tables), and by every tag sink (``ENRICHMENT_TAG_SINKS``);
 * report data: coverage by category, value distributions, confidence histograms,
   quarantine reasons with sample SKUs, precision, drift.
 """
@@ -131,6 +131,8 @@ def store_counts(
     s = settings.state_schema
     rows, notes = [], []
     tags = tag_store_from_settings(settings, url)
+    sinks = getattr(tags, "sinks", [])  # a MirroredTagStore: primary + production sinks
+    tags = getattr(tags, "primary", tags)
     backend = os.environ.get("ENRICHMENT_TAG_STORE", "postgres")
     if hasattr(tags, "count_skus"):
         actual = tags.count_skus()
@@ -147,6 +149,15 @@ def store_counts(
                 "backend": backend,
                 "expected": expected["active"],
                 "actual": int(actual),
+            }
+        )
+    for sink in sinks:  # e.g. Elasticsearch: active documents behind its read alias
+        rows.append(
+            {
+                "store": f"tag sink ({sink.name})",
+                "backend": sink.name,
+                "expected": expected["active"],
+                "actual": int(sink.count_skus()),
             }
         )
     vectors = vector_store_from_settings(settings, url)

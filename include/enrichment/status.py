@@ -58,6 +58,23 @@ def platform_status(settings: Settings | None = None) -> dict:
         out["last_run"] = row[0] if row else None
         cur.execute(f"SELECT count(*) FROM {s}.runs WHERE status = 'detected'")
         out["runs_in_progress"] = cur.fetchone()[0]
+    sinks = _sink_counts()
+    if sinks:
+        out["sinks"] = sinks
+    return out
+
+
+def _sink_counts() -> dict:
+    """``{sink: {"skus": n}}`` for the tag sinks of ``ENRICHMENT_TAG_SINKS`` (an
+    unreachable sink reports ``skus: null`` and the error instead of failing status)."""
+    from enrichment.tag_store import tag_sinks_from_env
+
+    out = {}
+    for sink in tag_sinks_from_env():
+        try:
+            out[sink.name] = {"skus": sink.count_skus()}
+        except Exception as exc:  # status reports a broken sink, it does not fail
+            out[sink.name] = {"skus": None, "error": str(exc)}
     return out
 
 
