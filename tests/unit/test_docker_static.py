@@ -180,3 +180,21 @@ def test_a_malformed_settings_file_names_the_format(tmp_path):
     bad.write_text("airflow:\n  pools:\n    - pool_slot: 2\n")
     with pytest.raises(ConfigError, match="pool_name"):
         local_airflow.settings_documents(bad)
+
+
+def test_compose_elasticsearch_is_a_9x_node_the_airflow_services_wait_for_and_reach():
+    from enrichment.tag_store import TAG_SINKS
+
+    services = yaml.safe_load((DOCKER / "docker-compose.yml").read_text())["services"]
+    es = services["elasticsearch"]
+    image = re.sub(r"\$\{[A-Z_]+:-([^}]+)\}", r"\1", es["image"])
+    assert image.startswith("docker.elastic.co/elasticsearch/elasticsearch:9.")
+    assert es["environment"]["discovery.type"] == "single-node" and es.get("healthcheck")
+    port = next(p.split(":")[-1] for p in es["ports"])
+    for name in ("airflow-scheduler", "airflow-apiserver", "airflow-init"):
+        env = services[name]["environment"]
+        assert services[name]["depends_on"]["elasticsearch"]["condition"] == "service_healthy"
+        url = re.sub(r"\$\{[A-Z_]+:-([^}]+)\}", r"\1", env["ENRICHMENT_ES_URL"])
+        assert url == f"http://elasticsearch:{port}"
+        sinks = re.sub(r"\$\{[A-Z_]+:?-([^}]*)\}", r"\1", env["ENRICHMENT_TAG_SINKS"])
+        assert {s.strip() for s in sinks.split(",") if s.strip()} <= set(TAG_SINKS)
