@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -60,7 +61,7 @@ class EsRequests:
                  backoff_seconds: float = 0.5, bulk_docs: int = 500,
                  bulk_bytes: int = 5 * 1024 * 1024):
         self.client = client
-        self.url = url
+        self.url = re.sub(r"//[^/@]*@", "//***@", url)  # no credentials in messages
         self.max_retries = max_retries
         self.backoff_seconds = backoff_seconds
         self.bulk_docs, self.bulk_bytes = bulk_docs, bulk_bytes

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from enrichment.config import ConfigError, _env, _env_bool, _env_float, _env_int
@@ -48,9 +48,9 @@ class EsConfig:
     """Connection and layout settings (``ENRICHMENT_ES_*``)."""
 
     url: str
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     prefix: str = "catalog-tags"
     verify_certs: bool = True
     ca_certs: str | None = None
