@@ -77,6 +77,7 @@ class Settings:
     clip_batch_size: int = 32
     clip_temperature: float = 0.01
     text_model_next: str | None = None
+    max_shards: int = 256
 
     @property
     def pg_dir(self) -> Path:
@@ -118,4 +119,5 @@ def load_settings() -> Settings:
         clip_batch_size=_env_int("ENRICHMENT_CLIP_BATCH_SIZE", 32),
         clip_temperature=_env_float("ENRICHMENT_CLIP_TEMPERATURE", 0.01),
         text_model_next=_env("ENRICHMENT_TEXT_MODEL_NEXT"),
+        max_shards=_env_int("ENRICHMENT_MAX_SHARDS", 256),
     )

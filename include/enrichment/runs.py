@@ -125,7 +125,9 @@ def detect(run_id: str, upper: datetime, *, kind: str = "incremental",
                 counts[DELETED] += 1
 
         items.sort(key=lambda i: i.sku)
-        size = max(1, settings.shard_size)
+        # Shards grow past ENRICHMENT_SHARD_SIZE rather than exceed ENRICHMENT_MAX_SHARDS
+        # mapped tasks (Airflow caps a mapping at core.max_map_length, 1024 by default).
+        size = max(1, settings.shard_size, -(-len(items) // max(1, settings.max_shards)))
         for n, item in enumerate(items):
             item.shard = n // size
         shard_count = (len(items) + size - 1) // size

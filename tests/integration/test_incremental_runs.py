@@ -184,3 +184,14 @@ def test_keyset_pages_return_every_row_once_even_with_equal_timestamps(catalog):
     assert sorted(window) == sorted(chosen) == ["A", "B", "C", "D", "E"]
     assert len(window) == len(set(window)) == 5
     assert later == []
+
+
+def test_shards_grow_instead_of_exceeding_the_mapped_task_limit(catalog, monkeypatch):
+    from enrichment.config import load_settings
+
+    monkeypatch.setenv("ENRICHMENT_SHARD_SIZE", "1")
+    monkeypatch.setenv("ENRICHMENT_MAX_SHARDS", "2")
+    run = runs.detect("r1", catalog.now(), settings=load_settings())
+    assert run["shards"] == 2  # 5 products: 3 + 2, not 5 shards of 1
+    sizes = catalog.sql("SELECT shard, count(*) FROM enrichment.run_items GROUP BY 1 ORDER BY 1")
+    assert sizes == [(0, 3), (1, 2)]
