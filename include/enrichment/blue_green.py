@@ -170,6 +170,7 @@ def switch(
     with connect(store.url) as conn, conn.cursor() as cur:  # cheap early refusal
         _require_complete(coverage(cur, settings, target))
     store.build_hnsw(target)  # outside the switch transaction: may take minutes
+    _require_sinks_complete(store, target)
     with connect(store.url) as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"vecidx:{kind}",))
         cur.execute(
@@ -192,6 +193,8 @@ def switch(
             "clock_timestamp() WHERE name = %s",
             (target.name,),
         )
+    if getattr(store, "switched", None):  # vector sinks (e.g. Pinecone) follow the switch
+        store.switched(kind, target.name, retired)
     if cov.stale:
         log.warning(
             "%s: %d vectors were embedded from content newer than the last committed "
@@ -220,6 +223,17 @@ def _require_complete(cov: Coverage) -> Coverage:
             cov,
         )
     return cov
+
+
+def _require_sinks_complete(store: PgVectorStore, target: VectorIndex) -> None:
+    """Refuse the switch while a vector sink's copy of ``target`` differs from pgvector."""
+    problems = store.sink_problems(target) if hasattr(store, "sink_problems") else []
+    if problems:
+        raise SwitchRefused(
+            f"{target.name} is complete in pgvector but not in its vector sinks: "
+            f"{'; '.join(problems)}. Run `python -m enrichment vector-sinks sync --name "
+            f"{target.name}`, then switch again (sink counts can lag writes by seconds)"
+        )
 
 
 def drop(

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "enrichment.cli_platform",
     "enrichment.cli_tagging",
     "enrichment.cli_vectors",
+    "enrichment.cli_vector_sinks",
     "enrichment.cli_es",
     "enrichment.cli_demo",
     "enrichment.cli_quality",

@@ -5,7 +5,8 @@
   hashes of :mod:`enrichment.changes`, so a row touched without a real change is fresh);
 * store counts: SKUs held by the configured tag and vector stores, through their
   backends (a backend with ``count_skus()`` is asked; the PostgreSQL and pgvector stores
-  are counted in their tables), and by every tag sink (``ENRICHMENT_TAG_SINKS``);
+  are counted in their tables), and by every tag sink (``ENRICHMENT_TAG_SINKS``)
+  and vector sink (``ENRICHMENT_VECTOR_SINKS``);
 * report data: coverage by category, value distributions, confidence histograms,
   quarantine reasons with sample SKUs, precision, drift.
 """
@@ -161,6 +162,8 @@ def store_counts(
             }
         )
     vectors = vector_store_from_settings(settings, url)
+    vector_sinks = getattr(vectors, "sinks", [])  # a MirroredVectorStore: pgvector + sinks
+    vectors = getattr(vectors, "primary", vectors)
     backend = os.environ.get("ENRICHMENT_VECTOR_STORE", "pgvector")
     for kind, name in sorted(indexes.items()):
         if hasattr(vectors, "count_skus"):
@@ -181,6 +184,16 @@ def store_counts(
                 "actual": int(actual),
             }
         )
+    for sink in vector_sinks:  # e.g. Pinecone: vectors in the active version's namespace
+        for kind in sorted(indexes):
+            rows.append(
+                {
+                    "store": f"vector sink {sink.name} ({kind})",
+                    "backend": sink.name,
+                    "expected": expected[kind],
+                    "actual": int(sink.count_skus(kind)),
+                }
+            )
     return rows, notes
 
 

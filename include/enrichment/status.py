@@ -61,6 +61,11 @@ def platform_status(settings: Settings | None = None) -> dict:
     sinks = _sink_counts()
     if sinks:
         out["sinks"] = sinks
+    from enrichment.vector_mirror import sink_status
+
+    vector_sinks = sink_status(settings, url)  # {"pinecone": {kind: namespace, vectors}}
+    if vector_sinks:
+        out.setdefault("sinks", {}).update(vector_sinks)
     return out
 
 

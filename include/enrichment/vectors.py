@@ -247,10 +247,23 @@ class PgVectorStore(PgVectorWrites):
 
 
 def vector_store_from_settings(settings, url: str) -> PgVectorStore:
-    """The configured vector store (``ENRICHMENT_VECTOR_STORE``, default ``pgvector``)."""
+    """The configured vector store (``ENRICHMENT_VECTOR_STORE``, default ``pgvector``).
+
+    With ``ENRICHMENT_VECTOR_SINKS`` (e.g. ``pinecone``) it is a
+    :class:`enrichment.vector_mirror.MirroredVectorStore`: the same interface, pgvector
+    as the system of record, every write mirrored to the sinks.
+    """
     from enrichment.config import ConfigError
 
     backend = os.environ.get("ENRICHMENT_VECTOR_STORE", "pgvector")
-    if backend == "pgvector":
-        return PgVectorStore(url, settings.state_schema)
-    raise ConfigError(f"ENRICHMENT_VECTOR_STORE={backend!r} is not a known vector store (pgvector)")
+    if backend != "pgvector":
+        raise ConfigError(
+            f"ENRICHMENT_VECTOR_STORE={backend!r} is not a known vector store (pgvector)"
+        )
+    store = PgVectorStore(url, settings.state_schema)
+    from enrichment.vector_mirror import MirroredVectorStore, build_sink, sink_names
+
+    names = sink_names()
+    if not names:
+        return store
+    return MirroredVectorStore(store, [build_sink(n, settings, store) for n in names])
