@@ -10,6 +10,7 @@ production a GPU pod runs the same command. Every write is an idempotent upsert.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -227,7 +228,9 @@ def shared_worker(settings: Settings | None = None, *, use_clip: bool | None = N
                   ) -> ShardWorker:
     """A worker per (settings, CLIP choice) kept for the process, so models load once."""
     settings = settings or load_settings()
-    key = (settings, use_clip)
+    # stores and sinks read further ENRICHMENT_* variables: a change there is a new worker
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("ENRICHMENT_")))
+    key = (settings, use_clip, env)
     if key not in _WORKERS:
         _WORKERS[key] = ShardWorker(settings, use_clip=use_clip)
     return _WORKERS[key]
