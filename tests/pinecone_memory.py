@@ -43,14 +43,13 @@ class MemoryIndex:
         vectors = body.get("vectors") or []
         if not 1 <= len(vectors) <= 1000:
             raise ApiFailure(400, "upsert takes 1 to 1000 vectors")
-        dim = self.dim
         for v in vectors:
             values = v.get("values") or []
-            if len(values) != dim:
+            if len(values) != self.dim:
                 raise ApiFailure(
                     400,
                     f"Vector dimension {len(values)} does not match the "
-                    f"dimension of the index {dim}",
+                    f"dimension of the index {self.dim}",
                 )
             if not any(values):
                 raise ApiFailure(400, "Dense vectors must contain at least one non-zero value")
@@ -86,7 +85,7 @@ class MemoryIndex:
     def stats(self, body: dict, query: dict) -> dict:
         counts = {ns: len(v) for ns, v in self.spaces.items() if v}
         return {
-            "nameself.spaces": {ns: {"vectorCount": n} for ns, n in counts.items()},
+            "namespaces": {ns: {"vectorCount": n} for ns, n in counts.items()},
             "dimension": self.dim,
             "indexFullness": 0.0,
             "totalVectorCount": sum(counts.values()),
@@ -97,13 +96,13 @@ class MemoryIndex:
     def query(self, body: dict, query: dict) -> dict:
         ns = body.get("namespace") or "__default__"
         space = self.spaces.get(ns, {})
-        query = body.get("vector") or (
+        vector = body.get("vector") or (
             space[body["id"]].values if body.get("id") in space else None
         )
-        if query is None:
+        if vector is None:
             return {"matches": [], "namespace": ns, "usage": {"readUnits": 1}}
         scored = [
-            (vid, _cosine(query, r.values), r)
+            (vid, _cosine(vector, r.values), r)
             for vid, r in space.items()
             if _matches(r.metadata, body.get("filter") or {})
         ]
