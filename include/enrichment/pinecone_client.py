@@ -2,9 +2,10 @@
 
 :class:`PineconeConnection` owns the official SDK client. It reads the
 ``ENRICHMENT_PINECONE_*`` settings (failing with a ConfigError that names the one to
-fix), resolves the Pinecone index of each vector kind (``*_HOST`` directly, else
-``*_INDEX`` through the control plane's describe-index), learns its dimension from
-describe-index-stats, and runs data-plane calls with retries.
+fix), resolves the Pinecone index of each vector kind and dimension (``*_HOST``
+directly, else ``*_INDEX`` through the control plane's describe-index; either may
+contain ``{dim}``), learns its dimension from describe-index-stats, and runs data-plane
+calls with retries.
 
 The SDK already retries each HTTP request (3 times, honouring Retry-After). On top of
 that :meth:`PineconeConnection.call` retries a whole call on 429, 408, 5xx, connection
@@ -174,13 +175,23 @@ class PineconeConnection:
         self._targets: dict[tuple, Target] = {}
         self._lock = threading.Lock()
 
-    def target(self, kind: str) -> Target:
-        """The Pinecone index of ``kind`` (resolved once, on first use)."""
-        spec = self._specs[kind]
+    def target(self, kind: str, dim: int) -> Target:
+        """The Pinecone index for vectors of ``kind`` and ``dim`` (resolved once).
+
+        A ``{dim}`` in the host or index setting is replaced by the dimension (e.g.
+        ``products-{dim}``), so a model change to another dimension gets its own index.
+        """
+        host, name, prefix = (
+            v.replace("{dim}", str(dim)) if v and "{dim}" in v else v for v in self._specs[kind]
+        )
         with self._lock:
-            if spec not in self._targets:
-                self._targets[spec] = self._resolve(*spec)
-            return self._targets[spec]
+            if (host, name, prefix) not in self._targets:
+                self._targets[host, name, prefix] = self._resolve(host, name, prefix)
+            return self._targets[host, name, prefix]
+
+    def templated(self, kind: str) -> bool:
+        """Whether the kind's index setting depends on the dimension (``{dim}``)."""
+        return any(v and "{dim}" in v for v in self._specs[kind][:2])
 
     def _resolve(self, host: str | None, name: str | None, prefix: str) -> Target:
         from pinecone import NotFoundError

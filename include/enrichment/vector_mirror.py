@@ -249,10 +249,15 @@ def sink_report(store: MirroredVectorStore) -> list[dict]:
                 "pgvector": store.primary.count(index),
             }
             try:
+                if not sink.mirrors(index):
+                    row["note"] = "retired version of another dimension: not in this sink"
+                    row["ok"] = True
+                    rows.append(row)
+                    continue
                 sink.check_version(index.kind, index.dim)
                 row["sink_vectors"] = sink.count(index)
                 if index.state == "active":
-                    row["marker"] = sink.active_namespace(index.kind)
+                    row["marker"] = sink.active_namespace(index)
             except (ConfigError, SinkError) as exc:
                 row["error"] = str(exc)
             row["ok"] = (

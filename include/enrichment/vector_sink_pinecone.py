@@ -1,12 +1,14 @@
 """Pinecone as a vector sink: a mirror of the pgvector index versions (official SDK).
 
-Layout: one Pinecone index per vector kind (``ENRICHMENT_PINECONE_HOST`` and/or
-``ENRICHMENT_PINECONE_INDEX``; image vectors use ``ENRICHMENT_PINECONE_IMAGE_*`` when
-set, else the same index, which then needs the same dimension), and one namespace per
-index version, named like the version, so blue/green maps onto namespaces: a building
-version fills its namespace, ``index switch`` records the active one, ``index drop``
-deletes the namespace. The namespace ``enrichment-active`` holds one marker record per
-kind (id ``text``/``image``) whose metadata ``namespace`` names the active version,
+Layout: one namespace per index version, named like the version, so blue/green maps
+onto namespaces: a building version fills its namespace, ``index switch`` records the
+active one, ``index drop`` deletes the namespace. The namespaces live in the Pinecone
+index named by ``ENRICHMENT_PINECONE_HOST`` and/or ``ENRICHMENT_PINECONE_INDEX`` (image
+vectors: ``ENRICHMENT_PINECONE_IMAGE_*`` when set, else the same index). Its dimension
+must match every version written to it; with ``{dim}`` in the setting (``products-{dim}``)
+each dimension has its own index, so a model change to another dimension still works.
+The namespace ``enrichment-active`` of each of those indexes holds one marker record per
+kind (id ``text``/``image``) whose metadata names the active ``namespace`` and ``index``,
 for consumers without access to the platform database.
 
 Vector id = SKU (percent-encoded when it is not printable ASCII or contains ``%``);
@@ -61,33 +63,38 @@ class PineconeVectorSink:
     def _active(self, kind: str) -> VectorIndex | None:
         return next((v for v in self.registry(kind) if v.state == "active"), None)
 
-    def _target(self, kind: str) -> Target:
-        """The kind's Pinecone index; checked once against the active version's dimension."""
-        target = self.conn.target(kind)
-        if (kind, 0) not in self._checked:
-            active = self._active(kind)
-            if active is not None:
-                target.require_dim(
-                    active.dim,
-                    f"the active {kind} index version {active.name} ({active.model_id}) has",
-                )
-            self._checked.add((kind, 0))
+    def _target(self, version: VectorIndex) -> Target:
+        """The Pinecone index holding ``version``'s namespace (its dimension checked)."""
+        target = self.conn.target(version.kind, version.dim)
+        target.require_dim(
+            version.dim, f"the {version.state} {version.kind} index version {version.name} has"
+        )
         return target
 
+    def mirrors(self, version: VectorIndex) -> bool:
+        """Whether ``version`` can live in its Pinecone index. A retired version of another
+        dimension cannot (it was never mirrored there): deletes and metadata skip it."""
+        if version.state != "retired":
+            return True
+        return self.conn.target(version.kind, version.dim).dim == version.dim
+
     def check_version(self, kind: str, dim: int) -> None:
-        """ConfigError unless vectors of ``dim`` fit the Pinecone index of ``kind``."""
-        if (kind, dim) not in self._checked:
-            self._target(kind).require_dim(
-                dim, f"the configured {kind} model writes vectors of dimension"
-            )
-            self._checked.add((kind, dim))
+        """ConfigError unless vectors of ``dim`` fit the Pinecone index of ``kind``; the
+        first call also checks the kind's active version."""
+        if (kind, dim) in self._checked:
+            return
+        active = self._active(kind)
+        if active is not None and (kind, active.dim) not in self._checked:
+            self._target(active)
+            self._checked.add((kind, active.dim))
+        self.conn.target(kind, dim).require_dim(
+            dim, f"the configured {kind} model writes vectors of dimension"
+        )
+        self._checked.add((kind, dim))
 
     # -- writes ---------------------------------------------------------------------------
     def upsert(self, index: VectorIndex, records: list[VectorRecord]) -> int:
-        target = self._target(index.kind)
-        target.require_dim(
-            index.dim, f"the {index.state} {index.kind} index version {index.name} has"
-        )
+        target = self._target(index)
         vectors = []
         for r in records:
             vid = vector_id(r.sku)
@@ -116,8 +123,8 @@ class PineconeVectorSink:
     def delete(self, versions: list[VectorIndex], skus: list[str]) -> None:
         ids = [vector_id(s) for s in skus]
         calls = []
-        for version in versions:
-            target = self._target(version.kind)
+        for version in filter(self.mirrors, versions):
+            target = self._target(version)
             for batch in chunks(ids, DELETE_BATCH):
                 calls.append(
                     (
@@ -132,14 +139,13 @@ class PineconeVectorSink:
     def update_metadata(self, versions: list[VectorIndex], metadata: dict[str, dict]) -> None:
         """One set_metadata update per SKU and version; an id the namespace lacks is skipped."""
         calls = []
-        for version in versions:
-            target = self._target(version.kind)
+        for version in filter(self.mirrors, versions):
+            target = self._target(version)
             for sku, meta in metadata.items():
-                values = pinecone_metadata({c: meta.get(c) for c in META_COLUMNS})
                 update = partial(
                     target.index.update,
                     id=vector_id(sku),
-                    set_metadata=values,
+                    set_metadata=pinecone_metadata({c: meta.get(c) for c in META_COLUMNS}),
                     namespace=version.name,
                 )
                 calls.append(
@@ -151,54 +157,61 @@ class PineconeVectorSink:
         self.conn.run(calls)
 
     def activate(self, index: VectorIndex, *, only_if_unset: bool = False) -> None:
-        """Point the kind's marker record at ``index``'s namespace."""
-        target = self._target(index.kind)
-        if only_if_unset and self.active_namespace(index.kind) == index.name:
+        """Point the kind's marker at ``index``: in its Pinecone index, and in those of the
+        kind's other versions when they live elsewhere (``{dim}`` in the index setting)."""
+        target = self._target(index)
+        if only_if_unset and self.active_namespace(index) == index.name:
             return
-        values = [0.0] * target.dim
-        values[0] = 1.0
         meta = {
             "namespace": index.name,
+            "index": target.label,
             "model_id": index.model_id,
             "dim": index.dim,
             "prep_version": index.prep_version,
             "activated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        self.conn.call(
-            f"marker update for {index.kind}",
-            lambda: target.index.upsert(
-                vectors=[{"id": index.kind, "values": values, "metadata": meta}],
-                namespace=MARKER_NAMESPACE,
-            ),
-        )
-        log.info("pinecone: %s namespace %s is active", index.kind, index.name)
+        targets = {target.label: target}
+        for other in self.registry(index.kind):
+            if self.mirrors(other):
+                targets.setdefault(self._target(other).label, self._target(other))
+        for t in targets.values():
+            marker = {"id": index.kind, "values": [1.0] + [0.0] * (t.dim - 1), "metadata": meta}
+            self.conn.call(
+                f"marker update for {index.kind} in {t.label}",
+                partial(t.index.upsert, vectors=[marker], namespace=MARKER_NAMESPACE),
+            )
+        log.info("pinecone: %s namespace %s of %s is active", index.kind, index.name, target.label)
 
     def drop(self, index: VectorIndex) -> None:
-        target = self._target(index.kind)
-        self.conn.call(
-            f"delete of namespace {index.name}",
-            ignore_missing(partial(target.index.delete_namespace, name=index.name)),
-        )
+        if self.mirrors(index):
+            self.conn.call(
+                f"delete of namespace {index.name}",
+                ignore_missing(
+                    partial(self._target(index).index.delete_namespace, name=index.name)
+                ),
+            )
 
     # -- reads ----------------------------------------------------------------------------
-    def active_namespace(self, kind: str) -> str | None:
-        """The namespace the marker names as active for ``kind`` (None if unset)."""
-        target = self._target(kind)
+    def active_namespace(self, index: VectorIndex) -> str | None:
+        """The namespace the marker in ``index``'s Pinecone index names as active."""
+        target = self._target(index)
         found = self.conn.call(
-            f"marker fetch for {kind}",
-            ignore_missing(partial(target.index.fetch, ids=[kind], namespace=MARKER_NAMESPACE)),
+            f"marker fetch for {index.kind}",
+            ignore_missing(
+                partial(target.index.fetch, ids=[index.kind], namespace=MARKER_NAMESPACE)
+            ),
         )
-        record = found.vectors.get(kind) if found is not None else None
+        record = found.vectors.get(index.kind) if found is not None else None
         return (record.metadata or {}).get("namespace") if record is not None else None
-
-    def namespace_counts(self, kind: str) -> dict[str, int]:
-        target = self._target(kind)
-        stats = self.conn.call("describe_index_stats", target.index.describe_index_stats)
-        return {ns: s.vector_count for ns, s in stats.namespaces.items()}
 
     def count(self, index: VectorIndex) -> int:
         """Vectors in the namespace of ``index`` (Pinecone's counts lag writes slightly)."""
-        return self.namespace_counts(index.kind).get(index.name, 0)
+        if not self.mirrors(index):
+            return 0
+        target = self._target(index)
+        stats = self.conn.call("describe_index_stats", target.index.describe_index_stats)
+        summary = stats.namespaces.get(index.name)
+        return summary.vector_count if summary is not None else 0
 
     def count_skus(self, kind: str) -> int:
         """Vectors in the namespace of the active version of ``kind`` (0 if none)."""
@@ -206,7 +219,7 @@ class PineconeVectorSink:
         return self.count(active) if active is not None else 0
 
     def list_skus(self, index: VectorIndex) -> Iterator[str]:
-        target = self._target(index.kind)
+        target = self._target(index)
         token = None
         while True:
             page = self.conn.call(
@@ -228,13 +241,16 @@ class PineconeVectorSink:
                 return
 
     def status(self, kinds: tuple[str, ...]) -> dict:
-        out = {}
+        """Per kind: the active version's Pinecone index, namespace, vectors and marker."""
+        out: dict = {}
         for kind in kinds:
             active = self._active(kind)
-            out[kind] = {
-                "index": self._target(kind).label,
-                "namespace": active.name if active else None,
-                "vectors": self.count(active) if active else 0,
-                "marker": self.active_namespace(kind),
-            }
+            out[kind] = {"index": None, "namespace": None, "vectors": 0, "marker": None}
+            if active is not None:
+                out[kind] = {
+                    "index": self._target(active).label,
+                    "namespace": active.name,
+                    "vectors": self.count(active),
+                    "marker": self.active_namespace(active),
+                }
         return out

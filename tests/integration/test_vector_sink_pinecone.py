@@ -39,6 +39,7 @@ def models(tmp_path_factory):
     return (
         build_tiny_text_model(root / "old", dim=32, seed=1),
         build_tiny_text_model(root / "new", dim=32, seed=2),
+        build_tiny_text_model(root / "small", dim=24, seed=3),
     )
 
 
@@ -265,6 +266,31 @@ def test_blue_green_fills_a_namespace_switches_the_marker_and_drops_the_old(
     assert drop(load_settings(), [old.name]) == {"dropped": [old.name]}
     assert set(server.namespaces("products")) == {new.name, "enrichment-active"}
     assert main(["vector-sinks", "check"]) == 0
+
+
+def test_a_model_of_another_dimension_moves_to_the_index_of_its_dimension(cat, models, monkeypatch):
+    with PineconeTestServer({"products-32": 32, "products-24": 24}) as srv:
+        monkeypatch.setenv("ENRICHMENT_PINECONE_CONTROLLER_HOST", srv.control_url)
+        monkeypatch.setenv("ENRICHMENT_PINECONE_INDEX", "products-{dim}")
+        run(cat, "r1")
+        old = store().active_index("text")
+        monkeypatch.setenv("ENRICHMENT_TEXT_MODEL", str(models[2]))  # 24 dimensions
+        cat.soft_delete("E")
+        run(cat, "r2")
+        fill(load_settings(), kinds=("text",), use_clip=False)
+        new = next(i for i in store().indexes("text") if i.state == "building")
+        assert len(srv.vectors("products-24", new.name)) == 6
+        assert "E" not in srv.vectors("products-32", old.name)  # deletes reach both indexes
+
+        switch(load_settings(), kind="text")
+        for index in ("products-32", "products-24"):  # a consumer of either finds the new one
+            marker = srv.vectors(index, "enrichment-active")["text"].metadata
+            assert (marker["namespace"], marker["index"]) == (new.name, "products-24")
+        drop(load_settings(), [old.name])
+        assert srv.namespaces("products-32") == {"enrichment-active": 1}
+        sink = platform_status(load_settings())["sinks"]["pinecone"]["text"]
+        assert sink == {"index": "products-24", "namespace": new.name, "vectors": 6,
+                        "marker": new.name}  # fmt: skip
 
 
 def test_quality_store_counts_ask_the_sink(cat, server, monkeypatch):
