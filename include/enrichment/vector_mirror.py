@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from enrichment.config import ConfigError
+from enrichment.config import ConfigError, Settings
 from enrichment.db import connect
 from enrichment.vectors import META_COLUMNS, PgVectorStore, VectorIndex, VectorRecord
 
@@ -51,7 +51,7 @@ def sink_names() -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def build_sink(name: str, settings, primary: PgVectorStore) -> Any:
+def build_sink(name: str, settings: Settings, primary: PgVectorStore) -> Any:
     """One configured sink; its constructor validates its settings (no network yet)."""
     if name == "pinecone":
         from enrichment.vector_sink_pinecone import PineconeVectorSink
@@ -269,7 +269,7 @@ def sink_report(store: MirroredVectorStore) -> list[dict]:
     return rows
 
 
-def sink_status(settings, url: str) -> dict:
+def sink_status(settings: Settings, url: str) -> dict:
     """``{sink: {kind: {"namespace": ..., "vectors": n}}}`` for ``status --json``.
 
     A sink that cannot answer reports ``{"error": "..."}`` instead of failing the status.

@@ -27,10 +27,10 @@ import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
 
 import numpy as np
 
+from enrichment.config import Settings
 from enrichment.pinecone_client import (
     MAX_ID_LENGTH,
     PineconeConnection,
@@ -54,7 +54,7 @@ class PineconeVectorSink:
 
     name = "pinecone"
 
-    def __init__(self, settings: Any, registry: Callable[..., list[VectorIndex]]):
+    def __init__(self, settings: Settings, registry: Callable[..., list[VectorIndex]]):
         self.settings = settings
         self.registry = registry  # the platform's index versions (pgvector's registry)
         self.conn = PineconeConnection()
