@@ -164,7 +164,8 @@ class MirroredVectorStore:
             for index in versions:
                 records = stored_records(self.primary, index, skus=partial)
                 for sink in self.sinks:
-                    sink.upsert(index, records)
+                    if records and sink.mirrors(index):
+                        sink.upsert(index, records)
         return updated
 
 
