@@ -27,8 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from enrichment.images import fetch_image
 from PIL import Image
+
+from enrichment.images import fetch_image
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = PROJECT_ROOT / ".." / "shared" / "datasets" / "magento-sample" / "images"

@@ -9,8 +9,14 @@ from PIL import Image
 from enrichment import cdc, db
 from enrichment.demo_catalog import create_schema
 
-COLOURS = {"red": (200, 30, 30), "blue": (30, 60, 200), "green": (30, 160, 60),
-           "black": (20, 20, 20), "yellow": (230, 210, 40), "white": (250, 250, 250)}
+COLOURS = {
+    "red": (200, 30, 30),
+    "blue": (30, 60, 200),
+    "green": (30, 160, 60),
+    "black": (20, 20, 20),
+    "yellow": (230, 210, 40),
+    "white": (250, 250, 250),
+}
 
 
 def write_image(root: Path, name: str, colour: str) -> str:
@@ -37,8 +43,16 @@ class Catalog:
             cur.execute(query, params)
             return cur.fetchall() if cur.description else []
 
-    def add(self, sku: str, title: str, colour: str = "red", *, price: float = 10.0,
-            description: str = "", category: str | None = "T-Shirts") -> None:
+    def add(
+        self,
+        sku: str,
+        title: str,
+        colour: str = "red",
+        *,
+        price: float = 10.0,
+        description: str = "",
+        category: str | None = "T-Shirts",
+    ) -> None:
         image = write_image(self.root, f"{sku}-{colour}.png", colour)
         self.sql(
             """WITH p AS (INSERT INTO catalog.products (sku, title, description, category,
@@ -46,7 +60,8 @@ class Catalog:
                           RETURNING id)
                INSERT INTO catalog.product_images (product_id, position, url)
                SELECT id, 0, %s FROM p""",
-            (sku, title, description, category, price, image))
+            (sku, title, description, category, price, image),
+        )
 
     def set_price(self, sku: str, price: float) -> None:
         self.sql("UPDATE catalog.products SET price = %s WHERE sku = %s", (price, sku))
@@ -56,9 +71,12 @@ class Catalog:
 
     def set_image(self, sku: str, colour: str) -> None:
         image = write_image(self.root, f"{sku}-{colour}-v2.png", colour)
-        self.sql("""UPDATE catalog.product_images SET url = %s, updated_at = clock_timestamp()
+        self.sql(
+            """UPDATE catalog.product_images SET url = %s, updated_at = clock_timestamp()
                     WHERE position = 0 AND product_id =
-                          (SELECT id FROM catalog.products WHERE sku = %s)""", (image, sku))
+                          (SELECT id FROM catalog.products WHERE sku = %s)""",
+            (image, sku),
+        )
 
     def soft_delete(self, sku: str) -> None:
         self.sql("UPDATE catalog.products SET is_deleted = true WHERE sku = %s", (sku,))

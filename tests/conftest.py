@@ -84,6 +84,7 @@ def platform_db(monkeypatch, tmp_path):
 @pytest.fixture(scope="session")
 def airflow_db():
     """Airflow's metadata database, migrated once per session."""
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True
+    )
     return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]

@@ -56,8 +56,11 @@ def _check_value(path: str, value, spec: dict) -> None:
         except ValueError:
             bad = True
     if bad:
-        raise EsError(400, "document_parsing_exception",
-                      f"[1:1] failed to parse field [{path}] of type [{kind}]")
+        raise EsError(
+            400,
+            "document_parsing_exception",
+            f"[1:1] failed to parse field [{path}] of type [{kind}]",
+        )
 
 
 def validate(source: dict, mappings: dict, path: str = "") -> None:
@@ -69,17 +72,23 @@ def validate(source: dict, mappings: dict, path: str = "") -> None:
         spec = props.get(key)
         if spec is None:
             if strict:
-                raise EsError(400, "strict_dynamic_mapping_exception",
-                              f"[1:1] mapping set to strict, dynamic introduction of [{key}] "
-                              f"within [{path.rstrip('.') or '_doc'}] is not allowed")
+                raise EsError(
+                    400,
+                    "strict_dynamic_mapping_exception",
+                    f"[1:1] mapping set to strict, dynamic introduction of [{key}] "
+                    f"within [{path.rstrip('.') or '_doc'}] is not allowed",
+                )
             continue
         if spec.get("type") == "nested" or "properties" in spec:
             inner = {"dynamic": spec.get("dynamic", mappings.get("dynamic")), **spec}
             for item in value if isinstance(value, list) else [value]:
                 if item is not None and not isinstance(item, dict):
-                    raise EsError(400, "document_parsing_exception",
-                                  f"[1:1] object mapping for [{full}] tried to parse field "
-                                  "as object, but found a concrete value")
+                    raise EsError(
+                        400,
+                        "document_parsing_exception",
+                        f"[1:1] object mapping for [{full}] tried to parse field "
+                        "as object, but found a concrete value",
+                    )
                 if item:
                     validate(item, inner, f"{full}.")
         else:
@@ -105,25 +114,29 @@ def matches(source: dict, query: dict | None) -> bool:
     """The query subset the platform uses, over one document's source."""
     if not query:
         return True
-    (kind, spec), = query.items()
+    ((kind, spec),) = query.items()
     if kind == "match_all":
         return True
     if kind in ("term", "terms"):
-        (field, want), = ((k, v) for k, v in spec.items() if k != "boost")
+        ((field, want),) = ((k, v) for k, v in spec.items() if k != "boost")
         if kind == "term":
             want = [want["value"] if isinstance(want, dict) else want]
         return any(_norm(v) in [_norm(w) for w in want] for v in _values(source, field))
     if kind == "exists":
         return bool(_values(source, spec["field"]))
     if kind == "bool":
+
         def as_list(x):
             return x if isinstance(x, list) else [x] if x else []
+
         must = as_list(spec.get("must")) + as_list(spec.get("filter"))
         should = as_list(spec.get("should"))
         minimum = spec.get("minimum_should_match", 0 if must else 1 if should else 0)
-        return (all(matches(source, q) for q in must)
-                and not any(matches(source, q) for q in as_list(spec.get("must_not")))
-                and sum(matches(source, q) for q in should) >= int(minimum))
+        return (
+            all(matches(source, q) for q in must)
+            and not any(matches(source, q) for q in as_list(spec.get("must_not")))
+            and sum(matches(source, q) for q in should) >= int(minimum)
+        )
     raise EsError(400, "parsing_exception", f"unknown query [{kind}]")
 
 
@@ -168,8 +181,11 @@ class Engine:
         if name in self.aliases:
             targets = self.aliases[name]
             if len(targets) != 1:
-                raise EsError(400, "illegal_argument_exception",
-                              f"no write index is defined for alias [{name}]")
+                raise EsError(
+                    400,
+                    "illegal_argument_exception",
+                    f"no write index is defined for alias [{name}]",
+                )
             return next(iter(targets))
         if name not in self.indexes:
             if op in ("update", "delete"):
@@ -184,28 +200,43 @@ class Engine:
     # -- indexes --------------------------------------------------------------------------
     def create_index(self, name: str, body: dict) -> None:
         if INVALID_INDEX.search(name) or name[:1] in "-_+" or name in (".", ".."):
-            raise EsError(400, "invalid_index_name_exception",
-                          f"Invalid index name [{name}], must be lowercase")
+            raise EsError(
+                400,
+                "invalid_index_name_exception",
+                f"Invalid index name [{name}], must be lowercase",
+            )
         if name in self.indexes:
-            raise EsError(400, "resource_already_exists_exception",
-                          f"index [{name}/xyz] already exists")
+            raise EsError(
+                400, "resource_already_exists_exception", f"index [{name}/xyz] already exists"
+            )
         if name in self.aliases:
-            raise EsError(400, "invalid_index_name_exception",
-                          f"Invalid index name [{name}], already exists as alias")
-        self.indexes[name] = {"mappings": copy.deepcopy(body.get("mappings") or {}),
-                              "settings": copy.deepcopy(body.get("settings") or {})}
+            raise EsError(
+                400,
+                "invalid_index_name_exception",
+                f"Invalid index name [{name}], already exists as alias",
+            )
+        self.indexes[name] = {
+            "mappings": copy.deepcopy(body.get("mappings") or {}),
+            "settings": copy.deepcopy(body.get("settings") or {}),
+        }
         self.docs[name], self.visible[name] = {}, {}
         for alias in body.get("aliases") or {}:
             self.aliases.setdefault(alias, set()).add(name)
 
     def delete_index(self, name: str) -> None:
         if name in self.aliases:
-            raise EsError(400, "illegal_argument_exception",
-                          f"The provided expression [{name}] matches an alias, specify the "
-                          "corresponding concrete indices instead.")
+            raise EsError(
+                400,
+                "illegal_argument_exception",
+                f"The provided expression [{name}] matches an alias, specify the "
+                "corresponding concrete indices instead.",
+            )
         if "*" in name or name == "_all":
-            raise EsError(400, "illegal_argument_exception",
-                          "Wildcard expressions or all indices are not allowed")
+            raise EsError(
+                400,
+                "illegal_argument_exception",
+                "Wildcard expressions or all indices are not allowed",
+            )
         if name not in self.indexes:
             raise EsError(404, "index_not_found_exception", f"no such index [{name}]")
         del self.indexes[name], self.docs[name], self.visible[name]
@@ -217,20 +248,24 @@ class Engine:
         """All actions or none (the ``_aliases`` API is atomic)."""
         aliases = {a: set(t) for a, t in self.aliases.items()}
         for action in actions:
-            (op, spec), = action.items()
+            ((op, spec),) = action.items()
             names = spec.get("indices") or [spec["index"]]
             indexes = [i for n in names for i in self.resolve(n)]
             if op == "add":
                 if spec["alias"] in self.indexes:
-                    raise EsError(400, "invalid_alias_name_exception",
-                                  f"Invalid alias name [{spec['alias']}]: an index or data "
-                                  "stream exists with the same name as the alias")
+                    raise EsError(
+                        400,
+                        "invalid_alias_name_exception",
+                        f"Invalid alias name [{spec['alias']}]: an index or data "
+                        "stream exists with the same name as the alias",
+                    )
                 aliases.setdefault(spec["alias"], set()).update(indexes)
             elif op == "remove":
                 held = aliases.get(spec["alias"], set())
                 if not held & set(indexes) and spec.get("must_exist", True):
-                    raise EsError(404, "aliases_not_found_exception",
-                                  f"aliases [{spec['alias']}] missing")
+                    raise EsError(
+                        404, "aliases_not_found_exception", f"aliases [{spec['alias']}] missing"
+                    )
                 held.difference_update(indexes)
             else:
                 raise EsError(400, "illegal_argument_exception", f"unsupported action [{op}]")
@@ -243,30 +278,41 @@ class Engine:
     # -- documents ------------------------------------------------------------------------
     def _result(self, index: str, doc_id: str, result: str, status: int, version: int) -> dict:
         self.seq += 1
-        return {"_index": index, "_id": doc_id, "_version": version, "result": result,
-                "_shards": {"total": 2, "successful": 1, "failed": 0},
-                "_seq_no": self.seq, "_primary_term": 1, "status": status}
+        return {
+            "_index": index,
+            "_id": doc_id,
+            "_version": version,
+            "result": result,
+            "_shards": {"total": 2, "successful": 1, "failed": 0},
+            "_seq_no": self.seq,
+            "_primary_term": 1,
+            "status": status,
+        }
 
-    def bulk_item(self, op: str, meta: dict, body: dict | None, default_index: str | None
-                  ) -> dict:
+    def bulk_item(self, op: str, meta: dict, body: dict | None, default_index: str | None) -> dict:
         index = self.write_index(meta.get("_index") or default_index, op)
         doc_id = str(meta["_id"])
         docs = self.docs[index]
         old = docs.get(doc_id)
         if op in ("index", "create"):
             if op == "create" and old:
-                raise EsError(409, "version_conflict_engine_exception",
-                              f"[{doc_id}]: version conflict, document already exists")
+                raise EsError(
+                    409,
+                    "version_conflict_engine_exception",
+                    f"[{doc_id}]: version conflict, document already exists",
+                )
             validate(body, self.indexes[index]["mappings"])
             version = old["version"] + 1 if old else 1
             docs[doc_id] = {"source": copy.deepcopy(body), "version": version}
-            return self._result(index, doc_id, "updated" if old else "created",
-                                200 if old else 201, version)
+            return self._result(
+                index, doc_id, "updated" if old else "created", 200 if old else 201, version
+            )
         if op == "update":
             if old is None:
                 if not body.get("doc_as_upsert"):
-                    raise EsError(404, "document_missing_exception",
-                                  f"[{doc_id}]: document missing")
+                    raise EsError(
+                        404, "document_missing_exception", f"[{doc_id}]: document missing"
+                    )
                 old = {"source": {}, "version": 0}
             merged = _merge(old["source"], body.get("doc") or {})
             if merged == old["source"]:
@@ -282,5 +328,8 @@ class Engine:
         raise EsError(400, "illegal_argument_exception", f"Malformed action/metadata [{op}]")
 
     def count(self, expr: str, query: dict | None) -> int:
-        return sum(matches(src, query) for name in self.resolve(expr)
-                   for src in self.visible[name].values())
+        return sum(
+            matches(src, query)
+            for name in self.resolve(expr)
+            for src in self.visible[name].values()
+        )

@@ -23,9 +23,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.es_engine import Engine, EsError
 
-ERROR_TYPES = {429: "es_rejected_execution_exception", 500: "exception",
-               502: "bad_gateway", 503: "unavailable_shards_exception",
-               504: "gateway_timeout", 400: "document_parsing_exception"}
+ERROR_TYPES = {
+    429: "es_rejected_execution_exception",
+    500: "exception",
+    502: "bad_gateway",
+    503: "unavailable_shards_exception",
+    504: "gateway_timeout",
+    400: "document_parsing_exception",
+}
 CONTENT_TYPE = "application/vnd.elasticsearch+json;compatible-with=9"
 
 
@@ -83,8 +88,15 @@ class EsServer:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     # -- fault injection ------------------------------------------------------------------
-    def fail_next(self, status: int = 429, times: int = 1, *, path: str | None = "_bulk",
-                  method: str | None = None, error_type: str | None = None) -> None:
+    def fail_next(
+        self,
+        status: int = 429,
+        times: int = 1,
+        *,
+        path: str | None = "_bulk",
+        method: str | None = None,
+        error_type: str | None = None,
+    ) -> None:
         """Answer the next ``times`` requests whose path contains ``path`` with ``status``."""
         with self.lock:
             self._faults.append(_Fault(status, times, path, method, error_type))
@@ -94,8 +106,9 @@ class EsServer:
         with self.lock:
             self._faults.append(_Fault(0, times, path, disconnect=True))
 
-    def fail_bulk_items(self, ids, status: int = 429, times: int | None = 1, *,
-                        error_type: str | None = None) -> None:
+    def fail_bulk_items(
+        self, ids, status: int = 429, times: int | None = 1, *, error_type: str | None = None
+    ) -> None:
         """Fail bulk items with these ``_id``s ``times`` times each (None: until cleared)."""
         with self.lock:
             for doc_id in ids:
@@ -113,9 +126,11 @@ class EsServer:
     def request_fault(self, method: str, path: str) -> _Fault | None:
         with self.lock:
             for fault in self._faults:
-                if (fault.times is None or fault.times > 0) and (
-                        fault.path is None or fault.path in path) and (
-                        fault.method is None or fault.method == method):
+                if (
+                    (fault.times is None or fault.times > 0)
+                    and (fault.path is None or fault.path in path)
+                    and (fault.method is None or fault.method == method)
+                ):
                     self._take(fault)
                     return fault
         return None
@@ -131,8 +146,11 @@ class EsServer:
     def docs(self, target: str) -> dict[str, dict]:
         """Real-time sources by id in ``target`` (index, alias or pattern)."""
         with self.lock:
-            return {i: json.loads(json.dumps(d["source"])) for name in self.engine.resolve(target)
-                    for i, d in self.engine.docs[name].items()}
+            return {
+                i: json.loads(json.dumps(d["source"]))
+                for name in self.engine.resolve(target)
+                for i, d in self.engine.docs[name].items()
+            }
 
     def alias(self, name: str) -> set[str]:
         with self.lock:
@@ -155,7 +173,7 @@ def _actions(raw: bytes, default_index: str | None) -> list[tuple[str, str, str]
     out, lines = [], [json.loads(x) for x in raw.decode().splitlines() if x.strip()]
     pos = 0
     while pos < len(lines):
-        (op, meta), = lines[pos].items()
+        ((op, meta),) = lines[pos].items()
         out.append((op, meta.get("_index") or default_index, str(meta.get("_id"))))
         pos += 1 if op == "delete" else 2
     return out
@@ -200,11 +218,21 @@ class _Handler(BaseHTTPRequestHandler):
             return
         accept = self.headers.get("Accept", "")
         if "compatible-with" in accept and not re.search(r"compatible-with=(8|9)\b", accept):
-            status, body = 400, EsError(400, "media_type_header_exception",
-                                        f"Invalid media-type value on headers [{accept}]").body()
+            status, body = (
+                400,
+                EsError(
+                    400,
+                    "media_type_header_exception",
+                    f"Invalid media-type value on headers [{accept}]",
+                ).body(),
+            )
         elif self.es.authorization and self.headers.get("Authorization") != self.es.authorization:
-            status, body = 401, EsError(401, "security_exception",
-                                        "unable to authenticate with provided credentials").body()
+            status, body = (
+                401,
+                EsError(
+                    401, "security_exception", "unable to authenticate with provided credentials"
+                ).body(),
+            )
         elif fault:
             status, body = fault.status, _fault_body(fault)
         else:
@@ -223,14 +251,28 @@ class _Handler(BaseHTTPRequestHandler):
         segs = [s for s in path.split("/") if s]
         body = json.loads(raw) if raw and not path.endswith("_bulk") else {}
         if not segs:
-            return 200, {"name": "es-test", "cluster_name": "test", "version": {
-                "number": "9.1.0", "build_flavor": "default",
-                "minimum_wire_compatibility_version": "8.19.0"}, "tagline": "You Know, for Search"}
+            return 200, {
+                "name": "es-test",
+                "cluster_name": "test",
+                "version": {
+                    "number": "9.1.0",
+                    "build_flavor": "default",
+                    "minimum_wire_compatibility_version": "8.19.0",
+                },
+                "tagline": "You Know, for Search",
+            }
         if segs[0] == "_alias" and m == "GET":
-            found = {i: {"aliases": {a: {} for a in engine.aliases if i in engine.aliases[a]
-                                     and (len(segs) == 1 or re.fullmatch(
-                                         segs[1].replace("*", ".*"), a))}}
-                     for i in engine.indexes}
+            found = {
+                i: {
+                    "aliases": {
+                        a: {}
+                        for a in engine.aliases
+                        if i in engine.aliases[a]
+                        and (len(segs) == 1 or re.fullmatch(segs[1].replace("*", ".*"), a))
+                    }
+                }
+                for i in engine.indexes
+            }
             found = {i: v for i, v in found.items() if v["aliases"]}
             if not found and len(segs) > 1:
                 return 404, {"error": f"alias [{segs[1]}] missing", "status": 404}
@@ -242,8 +284,10 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, self._bulk(raw, segs[0] if len(segs) == 2 else None, query)
         if segs[-1] == "_count" and m in ("GET", "POST"):
             target = segs[0] if len(segs) == 2 else "_all"
-            return 200, {"count": engine.count(target, body.get("query")),
-                         "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0}}
+            return 200, {
+                "count": engine.count(target, body.get("query")),
+                "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+            }
         if segs[-1] == "_refresh" and m in ("GET", "POST"):
             engine.refresh(engine.resolve(segs[0] if len(segs) == 2 else "_all"))
             return 200, {"_shards": {"total": 2, "successful": 1, "failed": 0}}
@@ -251,15 +295,25 @@ class _Handler(BaseHTTPRequestHandler):
             names = engine.resolve(segs[0])
             doc = engine.docs[names[0]].get(segs[2]) if len(names) == 1 else None
             if doc is None:
-                return 404, {"_index": names[0] if names else segs[0], "_id": segs[2],
-                             "found": False}
-            return 200, {"_index": names[0], "_id": segs[2], "_version": doc["version"],
-                         "_seq_no": 0, "_primary_term": 1, "found": True,
-                         "_source": doc["source"]}
+                return 404, {
+                    "_index": names[0] if names else segs[0],
+                    "_id": segs[2],
+                    "found": False,
+                }
+            return 200, {
+                "_index": names[0],
+                "_id": segs[2],
+                "_version": doc["version"],
+                "_seq_no": 0,
+                "_primary_term": 1,
+                "found": True,
+                "_source": doc["source"],
+            }
         if len(segs) == 1 and not segs[0].startswith("_"):
             return self._index(segs[0], body)
-        raise EsError(400, "illegal_argument_exception",
-                      f"no handler found for uri [{path}] and method [{m}]")
+        raise EsError(
+            400, "illegal_argument_exception", f"no handler found for uri [{path}] and method [{m}]"
+        )
 
     def _index(self, name: str, body: dict) -> tuple[int, dict | None]:
         engine, m = self.es.engine, self.command
@@ -271,15 +325,16 @@ class _Handler(BaseHTTPRequestHandler):
         if m == "DELETE":
             engine.delete_index(name)
             return 200, {"acknowledged": True}
-        return 200, {i: {"aliases": engine.aliases_of(i), **engine.indexes[i]}
-                     for i in engine.resolve(name)}
+        return 200, {
+            i: {"aliases": engine.aliases_of(i), **engine.indexes[i]} for i in engine.resolve(name)
+        }
 
     def _bulk(self, raw: bytes, default_index: str | None, query: dict) -> dict:
         lines = [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
         items, touched = [], set()
         pos = 0
         while pos < len(lines):
-            (op, meta), = lines[pos].items()
+            ((op, meta),) = lines[pos].items()
             body = lines[pos + 1] if op != "delete" else None
             pos += 1 if op == "delete" else 2
             doc_id = str(meta.get("_id"))
@@ -291,10 +346,17 @@ class _Handler(BaseHTTPRequestHandler):
                 res = self.es.engine.bulk_item(op, meta, body, default_index)
                 touched.add(res["_index"])
             except EsError as exc:
-                res = {"_index": meta.get("_index") or default_index, "_id": doc_id,
-                       "status": exc.status, "error": exc.body()["error"]["root_cause"][0]}
+                res = {
+                    "_index": meta.get("_index") or default_index,
+                    "_id": doc_id,
+                    "status": exc.status,
+                    "error": exc.body()["error"]["root_cause"][0],
+                }
             items.append({op: res})
         if query.get("refresh") in ("", "true", "wait_for"):
             self.es.engine.refresh(sorted(touched))
-        return {"errors": any("error" in next(iter(i.values())) for i in items),
-                "took": 1, "items": items}
+        return {
+            "errors": any("error" in next(iter(i.values())) for i in items),
+            "took": 1,
+            "items": items,
+        }

@@ -22,13 +22,16 @@ def run_id_from(context: Mapping[str, Any]) -> str:
 
 def upper_from(context: Mapping[str, Any]):
     dag_run = context["dag_run"]
-    return pipeline.upper_bound(context.get("data_interval_end"),
-                                getattr(dag_run, "run_after", None),
-                                context.get("logical_date"))
+    return pipeline.upper_bound(
+        context.get("data_interval_end"),
+        getattr(dag_run, "run_after", None),
+        context.get("logical_date"),
+    )
 
 
-def detect(context: Mapping[str, Any], *, kind: str = "incremental",
-           selection: dict | None = None) -> list[int]:
+def detect(
+    context: Mapping[str, Any], *, kind: str = "incremental", selection: dict | None = None
+) -> list[int]:
     """Detect the run's change set; returns the shard numbers to map over."""
     pipeline.ensure_ready()
     run = runs.detect(run_id_from(context), upper_from(context), kind=kind, selection=selection)
@@ -41,8 +44,16 @@ def detect(context: Mapping[str, Any], *, kind: str = "incremental",
 
 def process_shard_command(context: Mapping[str, Any], shard: int) -> list[str]:
     """The exact shard command, run in-process locally and in a pod on Kubernetes."""
-    return ["python", "-m", "enrichment", "process-shard", "--run-id", run_id_from(context),
-            "--shard", str(shard)]
+    return [
+        "python",
+        "-m",
+        "enrichment",
+        "process-shard",
+        "--run-id",
+        run_id_from(context),
+        "--shard",
+        str(shard),
+    ]
 
 
 def process_shard_in_process(context: Mapping[str, Any], shard: int) -> None:
@@ -71,8 +82,10 @@ def backfill_selection(params: Mapping[str, Any]) -> dict:
     from datetime import datetime
 
     mode = params.get("selection", "all")
-    out: dict[str, Any] = {"force": bool(params.get("force")),
-                           "reconcile": bool(params.get("reconcile"))}
+    out: dict[str, Any] = {
+        "force": bool(params.get("force")),
+        "reconcile": bool(params.get("reconcile")),
+    }
     if mode == "skus":
         skus = [s.strip() for s in params.get("skus") or [] if s and s.strip()]
         if not skus:

@@ -27,8 +27,15 @@ METADATA_ONLY = "metadata_only"
 DELETED = "deleted"
 REPROCESS = "reprocess"
 UNCHANGED = "unchanged"
-CHANGE_CLASSES = (NEW, IMAGE_CHANGED, TEXT_CHANGED, IMAGE_AND_TEXT_CHANGED, METADATA_ONLY,
-                  DELETED, REPROCESS)
+CHANGE_CLASSES = (
+    NEW,
+    IMAGE_CHANGED,
+    TEXT_CHANGED,
+    IMAGE_AND_TEXT_CHANGED,
+    METADATA_ONLY,
+    DELETED,
+    REPROCESS,
+)
 
 PAGE_SIZE = 5_000
 
@@ -63,8 +70,14 @@ class ProductSnapshot:
 
     @property
     def text_hash(self) -> str:
-        return _digest([_clean(self.title), _clean(self.description), _clean(self.brand),
-                        _clean(self.category)])
+        return _digest(
+            [
+                _clean(self.title),
+                _clean(self.description),
+                _clean(self.brand),
+                _clean(self.category),
+            ]
+        )
 
     @property
     def image_hash(self) -> str:
@@ -98,8 +111,13 @@ class ChangeItem:
 
     @property
     def retag(self) -> bool:
-        return self.change_class in (NEW, IMAGE_CHANGED, TEXT_CHANGED, IMAGE_AND_TEXT_CHANGED,
-                                     REPROCESS)
+        return self.change_class in (
+            NEW,
+            IMAGE_CHANGED,
+            TEXT_CHANGED,
+            IMAGE_AND_TEXT_CHANGED,
+            REPROCESS,
+        )
 
     @property
     def embed_text(self) -> bool:
@@ -142,18 +160,28 @@ def to_item(snapshot: ProductSnapshot, change_class: str) -> ChangeItem:
     product = None
     if change_class != DELETED:
         product = {
-            "title": snapshot.title, "description": snapshot.description,
-            "brand": snapshot.brand, "category": snapshot.category, "price": snapshot.price,
-            "currency": snapshot.currency, "stock": snapshot.stock,
-            "language": snapshot.language, "images": snapshot.images,
+            "title": snapshot.title,
+            "description": snapshot.description,
+            "brand": snapshot.brand,
+            "category": snapshot.category,
+            "price": snapshot.price,
+            "currency": snapshot.currency,
+            "stock": snapshot.stock,
+            "language": snapshot.language,
+            "images": snapshot.images,
         }
     return ChangeItem(
-        sku=snapshot.sku, product_id=snapshot.product_id, change_class=change_class,
-        active=snapshot.active and change_class != DELETED, text_hash=snapshot.text_hash,
-        image_hash=snapshot.image_hash, meta_hash=snapshot.meta_hash,
+        sku=snapshot.sku,
+        product_id=snapshot.product_id,
+        change_class=change_class,
+        active=snapshot.active and change_class != DELETED,
+        text_hash=snapshot.text_hash,
+        image_hash=snapshot.image_hash,
+        meta_hash=snapshot.meta_hash,
         content_hash=snapshot.content_hash,
         source_updated_at=snapshot.source_updated_at.isoformat()
-        if snapshot.source_updated_at else None,
+        if snapshot.source_updated_at
+        else None,
         product=product,
     )
 
@@ -170,27 +198,63 @@ SELECT p.id, p.sku, p.title, p.description, p.brand, p.category, p.price, p.curr
 
 
 def _snapshot(row: tuple) -> ProductSnapshot:
-    (pid, sku, title, desc, brand, category, price, currency, stock, language, deleted,
-     updated_at, images, versions) = row
+    (
+        pid,
+        sku,
+        title,
+        desc,
+        brand,
+        category,
+        price,
+        currency,
+        stock,
+        language,
+        deleted,
+        updated_at,
+        images,
+        versions,
+    ) = row
     return ProductSnapshot(
-        sku=sku, product_id=pid, active=not deleted, title=title or "", description=desc or "",
-        brand=brand, category=category,
-        price=float(price) if isinstance(price, Decimal) else price, currency=currency,
-        stock=stock, language=language, images=list(images), image_versions=list(versions),
+        sku=sku,
+        product_id=pid,
+        active=not deleted,
+        title=title or "",
+        description=desc or "",
+        brand=brand,
+        category=category,
+        price=float(price) if isinstance(price, Decimal) else price,
+        currency=currency,
+        stock=stock,
+        language=language,
+        images=list(images),
+        image_versions=list(versions),
         source_updated_at=updated_at,
     )
 
 
-def _pages(conn, src: str, where: list[str], params: list, after: str, order: str,
-           key, next_key, page_size: int) -> Iterator[ProductSnapshot]:
+def _pages(
+    conn,
+    src: str,
+    where: list[str],
+    params: list,
+    after: str,
+    order: str,
+    key,
+    next_key,
+    page_size: int,
+) -> Iterator[ProductSnapshot]:
     """Keyset pagination: ``after`` (SQL with placeholders) selects rows past ``key``."""
     while True:
         clauses, values = list(where), list(params)
         if key is not None:
             clauses.append(after)
             values.extend(key)
-        sql = (_SELECT.format(src=src) + " WHERE " + " AND ".join(clauses or ["true"])
-               + f" GROUP BY p.id ORDER BY {order} LIMIT %s")
+        sql = (
+            _SELECT.format(src=src)
+            + " WHERE "
+            + " AND ".join(clauses or ["true"])
+            + f" GROUP BY p.id ORDER BY {order} LIMIT %s"
+        )
         with conn.cursor() as cur:
             cur.execute(sql, [*values, page_size])
             rows = cur.fetchall()
@@ -201,28 +265,48 @@ def _pages(conn, src: str, where: list[str], params: list, after: str, order: st
         key = next_key(rows[-1])
 
 
-def scan_window(conn, src: str, lower: tuple[datetime, int] | None, upper: datetime,
-                page_size: int = PAGE_SIZE) -> Iterator[ProductSnapshot]:
+def scan_window(
+    conn, src: str, lower: tuple[datetime, int] | None, upper: datetime, page_size: int = PAGE_SIZE
+) -> Iterator[ProductSnapshot]:
     """Products with ``lower < (updated_at, id)`` and ``updated_at <= upper``, keyset-paged."""
-    return _pages(conn, src, ["p.updated_at <= %s"], [upper], "(p.updated_at, p.id) > (%s, %s)",
-                  "p.updated_at, p.id", lower, lambda row: (row[11], row[0]), page_size)
+    return _pages(
+        conn,
+        src,
+        ["p.updated_at <= %s"],
+        [upper],
+        "(p.updated_at, p.id) > (%s, %s)",
+        "p.updated_at, p.id",
+        lower,
+        lambda row: (row[11], row[0]),
+        page_size,
+    )
 
 
-def scan_selection(conn, src: str, *, skus: list[str] | None = None,
-                   category: str | None = None, since: datetime | None = None,
-                   until: datetime | None = None,
-                   page_size: int = PAGE_SIZE) -> Iterator[ProductSnapshot]:
+def scan_selection(
+    conn,
+    src: str,
+    *,
+    skus: list[str] | None = None,
+    category: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Iterator[ProductSnapshot]:
     """Products chosen by a backfill's selection (all when nothing is given), id-paged."""
     where: list[str] = []
     params: list = []
-    for clause, value in (("p.sku = ANY(%s)", list(skus) if skus else None),
-                          ("p.category ILIKE %s", category),
-                          ("p.updated_at >= %s", since), ("p.updated_at <= %s", until)):
+    for clause, value in (
+        ("p.sku = ANY(%s)", list(skus) if skus else None),
+        ("p.category ILIKE %s", category),
+        ("p.updated_at >= %s", since),
+        ("p.updated_at <= %s", until),
+    ):
         if value:
             where.append(clause)
             params.append(value)
-    return _pages(conn, src, where, params, "p.id > %s", "p.id", None,
-                  lambda row: (row[0],), page_size)
+    return _pages(
+        conn, src, where, params, "p.id > %s", "p.id", None, lambda row: (row[0],), page_size
+    )
 
 
 def load_state(conn, state_schema: str, skus: list[str]) -> dict[str, dict]:
@@ -232,13 +316,18 @@ def load_state(conn, state_schema: str, skus: list[str]) -> dict[str, dict]:
     with conn.cursor() as cur:
         cur.execute(
             f"SELECT sku, active, text_hash, image_hash, meta_hash FROM {state_schema}.product_state"
-            " WHERE sku = ANY(%s)", (skus,))
-        return {r[0]: {"active": r[1], "text_hash": r[2], "image_hash": r[3], "meta_hash": r[4]}
-                for r in cur.fetchall()}
+            " WHERE sku = ANY(%s)",
+            (skus,),
+        )
+        return {
+            r[0]: {"active": r[1], "text_hash": r[2], "image_hash": r[3], "meta_hash": r[4]}
+            for r in cur.fetchall()
+        }
 
 
-def tombstones(conn, src: str, state_schema: str, lower: datetime | None,
-               upper: datetime) -> tuple[list[ChangeItem], datetime | None]:
+def tombstones(
+    conn, src: str, state_schema: str, lower: datetime | None, upper: datetime
+) -> tuple[list[ChangeItem], datetime | None]:
     """Hard deletes recorded in ``(lower, upper]`` of SKUs the platform holds as active.
 
     A SKU that was deleted and re-created (a live row with the same SKU exists) is skipped;
@@ -255,14 +344,23 @@ def tombstones(conn, src: str, state_schema: str, lower: datetime | None,
                  WHERE t.deleted_at <= %s AND (%s::timestamptz IS NULL OR t.deleted_at > %s)
                    AND NOT EXISTS (SELECT 1 FROM {src}.products p WHERE p.sku = t.sku)
                  GROUP BY t.sku""",
-            (upper, lower, lower))
+            (upper, lower, lower),
+        )
         rows = cur.fetchall()
         cur.execute(
-            f"SELECT max(deleted_at) FROM {src}.product_tombstones WHERE deleted_at <= %s",
-            (upper,))
+            f"SELECT max(deleted_at) FROM {src}.product_tombstones WHERE deleted_at <= %s", (upper,)
+        )
         newest = cur.fetchone()[0]
-    items = [ChangeItem(sku=r[0], product_id=r[1], change_class=DELETED, active=False,
-                        source_updated_at=r[2].isoformat()) for r in rows]
+    items = [
+        ChangeItem(
+            sku=r[0],
+            product_id=r[1],
+            change_class=DELETED,
+            active=False,
+            source_updated_at=r[2].isoformat(),
+        )
+        for r in rows
+    ]
     return items, newest
 
 
@@ -272,9 +370,12 @@ def reconcile_deletes(conn, src: str, state_schema: str) -> list[ChangeItem]:
         cur.execute(
             f"""SELECT s.sku, s.product_id FROM {state_schema}.product_state s
                  WHERE s.active AND NOT EXISTS
-                       (SELECT 1 FROM {src}.products p WHERE p.sku = s.sku)""")
-        return [ChangeItem(sku=r[0], product_id=r[1], change_class=DELETED, active=False)
-                for r in cur.fetchall()]
+                       (SELECT 1 FROM {src}.products p WHERE p.sku = s.sku)"""
+        )
+        return [
+            ChangeItem(sku=r[0], product_id=r[1], change_class=DELETED, active=False)
+            for r in cur.fetchall()
+        ]
 
 
 def overlap_start(ts: datetime, overlap_seconds: int) -> tuple[datetime, int]:

@@ -25,8 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = esub.add_parser("versions", help="every version index: state, active documents")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_versions)
-    p = esub.add_parser(
-        "switch", help="move the read alias to a complete version index (atomic)")
+    p = esub.add_parser("switch", help="move the read alias to a complete version index (atomic)")
     p.add_argument("--version", help="taxonomy version (default: the configured taxonomy)")
     p.add_argument("--drop-old", action="store_true", help="drop the retired index after")
     p.set_defaults(func=cmd_switch)
@@ -64,8 +63,10 @@ def cmd_versions(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info))
         return 0
-    print(f"alias {info['alias']}; {info['expected']} active SKUs in PostgreSQL; configured "
-          f"taxonomy index {info['configured_index']}")
+    print(
+        f"alias {info['alias']}; {info['expected']} active SKUs in PostgreSQL; configured "
+        f"taxonomy index {info['configured_index']}"
+    )
     for row in info["indexes"]:
         print(f"{row['state']:<9} {row['index']:<48} documents {row['documents']}")
     return 0
@@ -83,5 +84,6 @@ def cmd_drop(args: argparse.Namespace) -> int:
     if not args.names and not args.all_retired:
         print("error: name indexes to drop, or pass --all-retired", file=sys.stderr)
         return 2
-    return _refused("drop", lambda: drop(names=args.names, all_retired=args.all_retired,
-                                         force=args.force))
+    return _refused(
+        "drop", lambda: drop(names=args.names, all_retired=args.all_retired, force=args.force)
+    )

@@ -20,8 +20,10 @@ def cmd_db(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.action == "upgrade":
         applied = schema.upgrade(db.database_url(settings), settings.state_schema)
-        print(f"schema {settings.state_schema}: "
-              + (f"applied {', '.join(applied)}" if applied else "up to date"))
+        print(
+            f"schema {settings.state_schema}: "
+            + (f"applied {', '.join(applied)}" if applied else "up to date")
+        )
     elif args.action == "url":
         url = db.database_url(settings)
         print(db.sqlalchemy_url(url) if args.sqlalchemy else url)
@@ -37,8 +39,10 @@ def cmd_cdc(args: argparse.Namespace) -> int:
     settings = load_settings()
     with db.connect(db.database_url(settings)) as conn:
         cdc.install(conn, settings.source_schema)
-    print(f"change capture installed on {settings.source_schema}.products "
-          "(tombstones for hard deletes, updated_at triggers)")
+    print(
+        f"change capture installed on {settings.source_schema}.products "
+        "(tombstones for hard deletes, updated_at triggers)"
+    )
     return 0
 
 
@@ -47,16 +51,20 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
     upper = _parse_time(args.upper) if args.upper else datetime.now(UTC)
     run = runs.detect(args.run_id, upper, kind=args.kind)
-    print(json.dumps({"run_id": run["run_id"], "shards": run["shards"],
-                      "counts": run["counts"]}, default=str))
+    print(
+        json.dumps(
+            {"run_id": run["run_id"], "shards": run["shards"], "counts": run["counts"]}, default=str
+        )
+    )
     return 0
 
 
 def cmd_process_shard(args: argparse.Namespace) -> int:
     from enrichment.worker import process_shard
 
-    result = process_shard(args.run_id, args.shard, force=args.force,
-                           use_clip=False if args.no_clip else None)
+    result = process_shard(
+        args.run_id, args.shard, force=args.force, use_clip=False if args.no_clip else None
+    )
     print(json.dumps(result, default=str))
     return 0
 
@@ -73,8 +81,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from enrichment import pipeline, runs
 
     upper = _parse_time(args.upper) if args.upper else datetime.now(UTC)
-    summary = pipeline.run_all(args.run_id or f"cli__{upper.isoformat()}", upper,
-                               use_clip=False if args.no_clip else None, progress=True)
+    summary = pipeline.run_all(
+        args.run_id or f"cli__{upper.isoformat()}",
+        upper,
+        use_clip=False if args.no_clip else None,
+        progress=True,
+    )
     print(json.dumps(summary, default=str) if args.json else runs.format_summary(summary))
     return 0
 

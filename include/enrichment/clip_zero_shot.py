@@ -183,16 +183,15 @@ class ClipModel:
             return np.zeros((0, self.dim), dtype=np.float32)
         return _normalise(np.concatenate(out))
 
-    def embed_images_keyed(
-        self, images: list[Image.Image], keys: list[str | None]
-    ) -> np.ndarray:
+    def embed_images_keyed(self, images: list[Image.Image], keys: list[str | None]) -> np.ndarray:
         """Like :meth:`embed_images`, reusing embeddings cached by image-bytes hash.
 
         Looks in memory, then in :attr:`embedding_cache`; only the rest goes through the
         image tower, once per distinct key, and is stored back.
         """
-        found: dict[str, np.ndarray] = {k: self._embeddings[k] for k in keys
-                                        if k is not None and k in self._embeddings}
+        found: dict[str, np.ndarray] = {
+            k: self._embeddings[k] for k in keys if k is not None and k in self._embeddings
+        }
         wanted = [k for k in dict.fromkeys(keys) if k is not None and k not in found]
         if wanted and self.embedding_cache is not None:
             found.update(self.embedding_cache.get_many(wanted))
@@ -215,8 +214,10 @@ class ClipModel:
                 self._embeddings.move_to_end(key)
         while len(self._embeddings) > EMBEDDING_MEMORY_CACHE:
             self._embeddings.popitem(last=False)
-        rows = [found[k] if k is not None else found[("object", id(im))]
-                for im, k in zip(images, keys, strict=True)]
+        rows = [
+            found[k] if k is not None else found[("object", id(im))]
+            for im, k in zip(images, keys, strict=True)
+        ]
         return np.stack(rows) if rows else np.zeros((0, self.dim), dtype=np.float32)
 
     def embed_images(self, images: list[Image.Image]) -> np.ndarray:

@@ -115,7 +115,9 @@ def load_settings() -> Settings:
         clip_required=_env_bool("ENRICHMENT_CLIP_REQUIRED", clip_model is not None),
         image_root=Path(_env("ENRICHMENT_IMAGE_ROOT", str(data_dir / "images"))).resolve(),
         vector_kinds=kinds,
-        taxonomy_path=Path(taxonomy).resolve() if (taxonomy := _env("ENRICHMENT_TAXONOMY")) else None,
+        taxonomy_path=Path(taxonomy).resolve()
+        if (taxonomy := _env("ENRICHMENT_TAXONOMY"))
+        else None,
         clip_batch_size=_env_int("ENRICHMENT_CLIP_BATCH_SIZE", 32),
         clip_temperature=_env_float("ENRICHMENT_CLIP_TEMPERATURE", 0.01),
         text_model_next=_env("ENRICHMENT_TEXT_MODEL_NEXT"),

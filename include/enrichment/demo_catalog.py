@@ -67,28 +67,66 @@ CREATE TABLE IF NOT EXISTS {s}.ground_truth (
 IMAGE_DIR = "demo"  # images live under <image_root>/demo/
 BROKEN_KINDS: tuple[str, ...] = ("truncated", "empty", "not_an_image", "missing")
 MUTATION_KINDS: tuple[str, ...] = (
-    "price_stock", "text", "image", "new", "soft_delete", "hard_delete",
+    "price_stock",
+    "text",
+    "image",
+    "new",
+    "soft_delete",
+    "hard_delete",
 )
 DEFAULT_RATES: dict[str, float] = {
-    "price_stock": 0.10, "text": 0.02, "image": 0.01, "new": 0.01,
-    "soft_delete": 0.005, "hard_delete": 0.003,
+    "price_stock": 0.10,
+    "text": 0.02,
+    "image": 0.01,
+    "new": 0.01,
+    "soft_delete": 0.005,
+    "hard_delete": 0.003,
 }
 
 
 # ---------------------------------------------------------------- listing text
 
 _CATEGORY_WEIGHTS = {
-    "t-shirt": 14, "shirt": 9, "tank-top": 5, "hoodie": 7, "sweater": 6, "jacket": 7,
-    "dress": 10, "skirt": 6, "pants": 10, "shorts": 6, "shoes": 9, "hat": 5, "bag": 6,
+    "t-shirt": 14,
+    "shirt": 9,
+    "tank-top": 5,
+    "hoodie": 7,
+    "sweater": 6,
+    "jacket": 7,
+    "dress": 10,
+    "skirt": 6,
+    "pants": 10,
+    "shorts": 6,
+    "shoes": 9,
+    "hat": 5,
+    "bag": 6,
 }
 _COLOR_WEIGHTS = {
-    "black": 14, "white": 12, "gray": 9, "red": 6, "orange": 3, "yellow": 4, "green": 6,
-    "blue": 9, "navy": 8, "purple": 3, "pink": 6, "brown": 5, "beige": 6,
+    "black": 14,
+    "white": 12,
+    "gray": 9,
+    "red": 6,
+    "orange": 3,
+    "yellow": 4,
+    "green": 6,
+    "blue": 9,
+    "navy": 8,
+    "purple": 3,
+    "pink": 6,
+    "brown": 5,
+    "beige": 6,
 }
-_PATTERN_WEIGHTS = {"solid": 50, "striped": 13, "checked": 9, "dotted": 8, "floral": 10,
-                    "graphic": 10}
+_PATTERN_WEIGHTS = {
+    "solid": 50,
+    "striped": 13,
+    "checked": 9,
+    "dotted": 8,
+    "floral": 10,
+    "graphic": 10,
+}
 _GENDERS = {
-    "dress": {"women": 0.9, "kids": 0.1}, "skirt": {"women": 0.9, "kids": 0.1},
+    "dress": {"women": 0.9, "kids": 0.1},
+    "skirt": {"women": 0.9, "kids": 0.1},
     "bag": {"women": 0.5, "unisex": 0.4, "men": 0.1},
     "hat": {"unisex": 0.6, "men": 0.2, "women": 0.1, "kids": 0.1},
 }
@@ -109,9 +147,18 @@ _MATERIALS = {
     "bag": {"leather": 5, "nylon": 2, "polyester": 2, "cotton": 2},
 }
 _PRICE_USD = {
-    "t-shirt": (12, 35), "shirt": (25, 80), "tank-top": (10, 30), "hoodie": (35, 90),
-    "sweater": (35, 120), "jacket": (60, 250), "dress": (30, 160), "skirt": (20, 80),
-    "pants": (30, 120), "shorts": (15, 50), "shoes": (45, 180), "hat": (12, 40),
+    "t-shirt": (12, 35),
+    "shirt": (25, 80),
+    "tank-top": (10, 30),
+    "hoodie": (35, 90),
+    "sweater": (35, 120),
+    "jacket": (60, 250),
+    "dress": (30, 160),
+    "skirt": (20, 80),
+    "pants": (30, 120),
+    "shorts": (15, 50),
+    "shoes": (45, 180),
+    "hat": (12, 40),
     "bag": (25, 300),
 }
 
@@ -133,105 +180,224 @@ _EN_NOUNS = {
 }
 _EN_IMPLIED_MATERIAL = {"Jeans": "denim"}
 _EN_PLURAL = {
-    "t-shirt": "T-Shirts", "shirt": "Shirts", "tank-top": "Tank Tops", "hoodie": "Hoodies",
-    "sweater": "Sweaters", "jacket": "Jackets & Coats", "dress": "Dresses", "skirt": "Skirts",
-    "pants": "Pants", "shorts": "Shorts", "shoes": "Sneakers", "hat": "Hats", "bag": "Bags",
+    "t-shirt": "T-Shirts",
+    "shirt": "Shirts",
+    "tank-top": "Tank Tops",
+    "hoodie": "Hoodies",
+    "sweater": "Sweaters",
+    "jacket": "Jackets & Coats",
+    "dress": "Dresses",
+    "skirt": "Skirts",
+    "pants": "Pants",
+    "shorts": "Shorts",
+    "shoes": "Sneakers",
+    "hat": "Hats",
+    "bag": "Bags",
 }
 _EN_GROUP = {
-    "t-shirt": "Tops & Tees", "shirt": "Tops", "tank-top": "Tops & Tees", "hoodie": "Sweatshirts",
-    "sweater": "Knitwear", "jacket": "Outerwear", "dress": "Apparel", "skirt": "Bottoms",
-    "pants": "Bottoms", "shorts": "Bottoms", "shoes": "Footwear", "hat": "Accessories",
+    "t-shirt": "Tops & Tees",
+    "shirt": "Tops",
+    "tank-top": "Tops & Tees",
+    "hoodie": "Sweatshirts",
+    "sweater": "Knitwear",
+    "jacket": "Outerwear",
+    "dress": "Apparel",
+    "skirt": "Bottoms",
+    "pants": "Bottoms",
+    "shorts": "Bottoms",
+    "shoes": "Footwear",
+    "hat": "Accessories",
     "bag": "Accessories",
 }
 _EN_GENDER = {"men": "Men's", "women": "Women's", "kids": "Kids'", "unisex": "Unisex"}
 _EN_GENDER_LABEL = {"men": "Men", "women": "Women", "kids": "Kids"}
 _EN_COLORS = {
-    "black": ["Black", "Jet Black"], "white": ["White", "Optic White"],
-    "gray": ["Grey", "Gray", "Heather Grey"], "red": ["Red", "Crimson"],
-    "orange": ["Orange", "Burnt Orange"], "yellow": ["Yellow", "Mustard Yellow"],
-    "green": ["Green", "Forest Green"], "blue": ["Blue", "Royal Blue"],
-    "navy": ["Navy", "Navy Blue"], "purple": ["Purple", "Plum Purple"],
-    "pink": ["Pink", "Blush Pink"], "brown": ["Brown", "Chocolate Brown"],
+    "black": ["Black", "Jet Black"],
+    "white": ["White", "Optic White"],
+    "gray": ["Grey", "Gray", "Heather Grey"],
+    "red": ["Red", "Crimson"],
+    "orange": ["Orange", "Burnt Orange"],
+    "yellow": ["Yellow", "Mustard Yellow"],
+    "green": ["Green", "Forest Green"],
+    "blue": ["Blue", "Royal Blue"],
+    "navy": ["Navy", "Navy Blue"],
+    "purple": ["Purple", "Plum Purple"],
+    "pink": ["Pink", "Blush Pink"],
+    "brown": ["Brown", "Chocolate Brown"],
     "beige": ["Beige", "Sand Beige"],
 }
 _EN_PATTERNS = {
-    "solid": [""], "striped": ["Striped", "Breton Stripe"], "checked": ["Plaid", "Gingham"],
-    "dotted": ["Polka Dot"], "floral": ["Floral", "Flower Print"],
+    "solid": [""],
+    "striped": ["Striped", "Breton Stripe"],
+    "checked": ["Plaid", "Gingham"],
+    "dotted": ["Polka Dot"],
+    "floral": ["Floral", "Flower Print"],
     "graphic": ["Graphic", "Logo Print"],
 }
 _EN_MATERIALS = {
-    "cotton": ("Cotton", "100% cotton"), "wool": ("Wool", "soft merino wool"),
-    "polyester": ("Polyester", "recycled polyester"), "nylon": ("Nylon", "durable ripstop nylon"),
-    "leather": ("Leather", "genuine leather"), "denim": ("Denim", "rigid denim"),
-    "silk": ("Silk", "pure mulberry silk"), "linen": ("Linen", "washed linen"),
-    "fleece": ("Fleece", "brushed fleece"), "spandex": ("Stretch", "a spandex stretch blend"),
+    "cotton": ("Cotton", "100% cotton"),
+    "wool": ("Wool", "soft merino wool"),
+    "polyester": ("Polyester", "recycled polyester"),
+    "nylon": ("Nylon", "durable ripstop nylon"),
+    "leather": ("Leather", "genuine leather"),
+    "denim": ("Denim", "rigid denim"),
+    "silk": ("Silk", "pure mulberry silk"),
+    "linen": ("Linen", "washed linen"),
+    "fleece": ("Fleece", "brushed fleece"),
+    "spandex": ("Stretch", "a spandex stretch blend"),
 }
-_EN_ADJ = ["Classic", "Essential", "Relaxed Fit", "Slim Fit", "Everyday", "Vintage",
-           "Premium", "Lightweight", "Oversized", "Soft"]
-_EN_BRANDS = ["Northwind Apparel", "Harbor Row", "Kite & Co", "Fieldnote", "Urban Tide",
-              "Lumen Basics", "Cedar Lane", "Bluecrest", "Paper Moon", "Oak & Ivy"]
+_EN_ADJ = [
+    "Classic",
+    "Essential",
+    "Relaxed Fit",
+    "Slim Fit",
+    "Everyday",
+    "Vintage",
+    "Premium",
+    "Lightweight",
+    "Oversized",
+    "Soft",
+]
+_EN_BRANDS = [
+    "Northwind Apparel",
+    "Harbor Row",
+    "Kite & Co",
+    "Fieldnote",
+    "Urban Tide",
+    "Lumen Basics",
+    "Cedar Lane",
+    "Bluecrest",
+    "Paper Moon",
+    "Oak & Ivy",
+]
 _EN_CLOSERS = [
-    "Machine washable at 30 degrees.", "True to size; order your usual size.",
-    "Designed for everyday comfort.", "Easy to pair with your favourite basics.",
-    "Free returns within 30 days.", "Model is 178 cm and wears size M.",
+    "Machine washable at 30 degrees.",
+    "True to size; order your usual size.",
+    "Designed for everyday comfort.",
+    "Easy to pair with your favourite basics.",
+    "Free returns within 30 days.",
+    "Model is 178 cm and wears size M.",
 ]
 
 # Vietnamese words (with diacritics).
 _VI_NOUNS = {
-    "t-shirt": ["Áo thun", "Áo phông"], "shirt": ["Áo sơ mi"],
-    "tank-top": ["Áo ba lỗ", "Áo tank top"], "hoodie": ["Áo hoodie"],
-    "sweater": ["Áo sweater", "Áo len"], "jacket": ["Áo khoác", "Áo khoác gió"],
-    "dress": ["Đầm", "Váy liền"], "skirt": ["Chân váy"],
-    "pants": ["Quần dài", "Quần tây", "Quần jean"], "shorts": ["Quần short", "Quần đùi"],
-    "shoes": ["Giày thể thao", "Giày sneaker"], "hat": ["Mũ lưỡi trai", "Nón kết"],
+    "t-shirt": ["Áo thun", "Áo phông"],
+    "shirt": ["Áo sơ mi"],
+    "tank-top": ["Áo ba lỗ", "Áo tank top"],
+    "hoodie": ["Áo hoodie"],
+    "sweater": ["Áo sweater", "Áo len"],
+    "jacket": ["Áo khoác", "Áo khoác gió"],
+    "dress": ["Đầm", "Váy liền"],
+    "skirt": ["Chân váy"],
+    "pants": ["Quần dài", "Quần tây", "Quần jean"],
+    "shorts": ["Quần short", "Quần đùi"],
+    "shoes": ["Giày thể thao", "Giày sneaker"],
+    "hat": ["Mũ lưỡi trai", "Nón kết"],
     "bag": ["Túi xách", "Túi tote"],
 }
 _VI_IMPLIED_MATERIAL = {"Áo len": "wool", "Quần jean": "denim"}
 _VI_STYLES = {
-    "t-shirt": ["cổ tròn", "cổ tim", "form rộng"], "shirt": ["tay dài", "công sở"],
-    "tank-top": ["thể thao", "dáng ôm"], "hoodie": ["có mũ", "form rộng"],
-    "sweater": ["cổ tròn", "dệt kim"], "jacket": ["chống nắng", "dáng lửng"],
-    "dress": ["dáng xòe", "dự tiệc", "dáng suông"], "skirt": ["chữ A", "xếp ly"],
-    "pants": ["ống suông", "ống đứng", "công sở"], "shorts": ["thể thao", "lưng thun"],
-    "shoes": ["đế êm", "cổ thấp"], "hat": ["chống nắng", "thời trang"],
+    "t-shirt": ["cổ tròn", "cổ tim", "form rộng"],
+    "shirt": ["tay dài", "công sở"],
+    "tank-top": ["thể thao", "dáng ôm"],
+    "hoodie": ["có mũ", "form rộng"],
+    "sweater": ["cổ tròn", "dệt kim"],
+    "jacket": ["chống nắng", "dáng lửng"],
+    "dress": ["dáng xòe", "dự tiệc", "dáng suông"],
+    "skirt": ["chữ A", "xếp ly"],
+    "pants": ["ống suông", "ống đứng", "công sở"],
+    "shorts": ["thể thao", "lưng thun"],
+    "shoes": ["đế êm", "cổ thấp"],
+    "hat": ["chống nắng", "thời trang"],
     "bag": ["đeo vai", "công sở", "cỡ lớn"],
 }
 _VI_LABELS = {
-    "t-shirt": "Áo thun", "shirt": "Áo sơ mi", "tank-top": "Áo ba lỗ", "hoodie": "Áo hoodie",
-    "sweater": "Áo len & sweater", "jacket": "Áo khoác", "dress": "Váy đầm",
-    "skirt": "Chân váy", "pants": "Quần dài", "shorts": "Quần short", "shoes": "Giày dép",
-    "hat": "Mũ nón", "bag": "Túi xách",
+    "t-shirt": "Áo thun",
+    "shirt": "Áo sơ mi",
+    "tank-top": "Áo ba lỗ",
+    "hoodie": "Áo hoodie",
+    "sweater": "Áo len & sweater",
+    "jacket": "Áo khoác",
+    "dress": "Váy đầm",
+    "skirt": "Chân váy",
+    "pants": "Quần dài",
+    "shorts": "Quần short",
+    "shoes": "Giày dép",
+    "hat": "Mũ nón",
+    "bag": "Túi xách",
 }
 _VI_GENDER = {"men": "nam", "women": "nữ", "kids": "trẻ em", "unisex": "unisex"}
 _VI_GENDER_LABEL = {"men": "Thời trang nam", "women": "Thời trang nữ", "kids": "Đồ trẻ em"}
 _VI_COLORS = {
-    "black": ["đen"], "white": ["trắng"], "gray": ["xám", "ghi"], "red": ["đỏ", "đỏ đô"],
-    "orange": ["cam"], "yellow": ["vàng"], "green": ["xanh lá"],
-    "blue": ["xanh dương"], "navy": ["xanh navy", "xanh than"], "purple": ["tím"],
-    "pink": ["hồng"], "brown": ["nâu"], "beige": ["be", "kem be"],
+    "black": ["đen"],
+    "white": ["trắng"],
+    "gray": ["xám", "ghi"],
+    "red": ["đỏ", "đỏ đô"],
+    "orange": ["cam"],
+    "yellow": ["vàng"],
+    "green": ["xanh lá"],
+    "blue": ["xanh dương"],
+    "navy": ["xanh navy", "xanh than"],
+    "purple": ["tím"],
+    "pink": ["hồng"],
+    "brown": ["nâu"],
+    "beige": ["be", "kem be"],
 }
 _VI_PATTERNS = {
-    "solid": ["trơn"], "striped": ["kẻ sọc"], "checked": ["kẻ caro"], "dotted": ["chấm bi"],
-    "floral": ["họa tiết hoa", "hoa nhí"], "graphic": ["in hình"],
+    "solid": ["trơn"],
+    "striped": ["kẻ sọc"],
+    "checked": ["kẻ caro"],
+    "dotted": ["chấm bi"],
+    "floral": ["họa tiết hoa", "hoa nhí"],
+    "graphic": ["in hình"],
 }
 _VI_MATERIALS = {
-    "cotton": "cotton", "wool": "len", "polyester": "polyester", "nylon": "nylon",
-    "leather": "da", "denim": "denim", "silk": "lụa", "linen": "linen", "fleece": "nỉ",
+    "cotton": "cotton",
+    "wool": "len",
+    "polyester": "polyester",
+    "nylon": "nylon",
+    "leather": "da",
+    "denim": "denim",
+    "silk": "lụa",
+    "linen": "linen",
+    "fleece": "nỉ",
     "spandex": "thun co giãn",
 }
-_VI_BRANDS = ["Sao Mai", "Mộc Lan", "Hoa Sen Studio", "Lam Phong", "An Nhiên", "Gió Biển",
-              "Trúc Xanh"]
+_VI_BRANDS = [
+    "Sao Mai",
+    "Mộc Lan",
+    "Hoa Sen Studio",
+    "Lam Phong",
+    "An Nhiên",
+    "Gió Biển",
+    "Trúc Xanh",
+]
 _VI_CLOSERS = [
-    "Phù hợp đi làm, đi chơi.", "Giặt máy ở nhiệt độ thường.", "Dễ phối với nhiều trang phục.",
-    "Đổi trả miễn phí trong 7 ngày.", "Thiết kế trẻ trung, năng động.",
+    "Phù hợp đi làm, đi chơi.",
+    "Giặt máy ở nhiệt độ thường.",
+    "Dễ phối với nhiều trang phục.",
+    "Đổi trả miễn phí trong 7 ngày.",
+    "Thiết kế trẻ trung, năng động.",
 ]
 _EDITS = {
-    "en": {"title": ["New Season", "Best Seller", "Online Exclusive"],
-           "desc": ["Now available in more sizes.", "Updated size chart.",
-                    "Ships within 24 hours.", "Care: wash inside out."]},
-    "vi": {"title": ["Hàng mới về", "Bán chạy", "Độc quyền online"],
-           "desc": ["Đã cập nhật bảng size.", "Giao hàng trong 24 giờ.",
-                    "Nay có thêm nhiều size.", "Lộn trái khi giặt."]},
+    "en": {
+        "title": ["New Season", "Best Seller", "Online Exclusive"],
+        "desc": [
+            "Now available in more sizes.",
+            "Updated size chart.",
+            "Ships within 24 hours.",
+            "Care: wash inside out.",
+        ],
+    },
+    "vi": {
+        "title": ["Hàng mới về", "Bán chạy", "Độc quyền online"],
+        "desc": [
+            "Đã cập nhật bảng size.",
+            "Giao hàng trong 24 giờ.",
+            "Nay có thêm nhiều size.",
+            "Lộn trái khi giặt.",
+        ],
+    },
 }
 
 
@@ -256,8 +422,7 @@ class _Listing:
     truth: dict
 
 
-def _en_listing(rng, cat, color, pattern, gender, material, where_color, say_gender,
-                say_material):
+def _en_listing(rng, cat, color, pattern, gender, material, where_color, say_gender, say_material):
     noun = rng.choice(_EN_NOUNS[cat])
     if noun in _EN_IMPLIED_MATERIAL:
         material, say_material = _EN_IMPLIED_MATERIAL[noun], True
@@ -273,13 +438,17 @@ def _en_listing(rng, cat, color, pattern, gender, material, where_color, say_gen
         mat_word if material_in_title else "",
         noun,
     )
-    who = {"men": "for men", "women": "for women", "kids": "for kids",
-           "unisex": "for everyone"}[gender]
+    who = {"men": "for men", "women": "for women", "kids": "for kids", "unisex": "for everyone"}[
+        gender
+    ]
     adj = rng.choice(_EN_ADJ).lower()
     plural = noun.endswith("s") and not noun.endswith("ss")
     article = "" if plural else ("An " if adj[0] in "aeiou" else "A ")
-    sentences = [f"{article}{adj} {noun.lower()}".capitalize()
-                 + (f" {who}" if say_gender == "desc" else "") + " for every day."]
+    sentences = [
+        f"{article}{adj} {noun.lower()}".capitalize()
+        + (f" {who}" if say_gender == "desc" else "")
+        + " for every day."
+    ]
     if say_material and not material_in_title:
         sentences.append(f"Made from {mat_phrase}.")
     if where_color == "desc":
@@ -290,14 +459,14 @@ def _en_listing(rng, cat, color, pattern, gender, material, where_color, say_gen
         if say_gender == "label":
             label = f"{_EN_GENDER_LABEL[gender]} > {_EN_PLURAL[cat]}"
         else:
-            label = rng.choice([_EN_PLURAL[cat], _EN_GROUP[cat],
-                                f"Apparel/{_EN_GROUP[cat]}/{_EN_PLURAL[cat]}"])
+            label = rng.choice(
+                [_EN_PLURAL[cat], _EN_GROUP[cat], f"Apparel/{_EN_GROUP[cat]}/{_EN_PLURAL[cat]}"]
+            )
     brand = rng.choice(_EN_BRANDS) if rng.random() > 0.05 else None
     return title, " ".join(sentences), label, brand, material, say_material
 
 
-def _vi_listing(rng, cat, color, pattern, gender, material, where_color, say_gender,
-                say_material):
+def _vi_listing(rng, cat, color, pattern, gender, material, where_color, say_gender, say_material):
     noun = rng.choice(_VI_NOUNS[cat])
     if noun in _VI_IMPLIED_MATERIAL:
         material, say_material = _VI_IMPLIED_MATERIAL[noun], True
@@ -315,8 +484,9 @@ def _vi_listing(rng, cat, color, pattern, gender, material, where_color, say_gen
     )
     sentences = [f"{noun} {rng.choice(_VI_STYLES[cat])} thiết kế đơn giản, thoải mái."]
     if say_gender == "desc":
-        who = {"men": "nam giới", "women": "phái nữ", "kids": "các bé",
-               "unisex": "cả nam và nữ"}[gender]
+        who = {"men": "nam giới", "women": "phái nữ", "kids": "các bé", "unisex": "cả nam và nữ"}[
+            gender
+        ]
         sentences.append(f"Sản phẩm dành cho {who}.")
     if say_material and not material_in_title:
         sentences.append(f"Chất liệu {mat_word} mềm mại, thoáng mát.")
@@ -348,7 +518,8 @@ def _make_listing(rng: random.Random) -> _Listing:
     say_material = rng.random() < 0.5
     make = _vi_listing if language == "vi" else _en_listing
     title, desc, label, brand, material, say_material = make(
-        rng, cat, color, pattern, gender, material, where_color, say_gender, say_material)
+        rng, cat, color, pattern, gender, material, where_color, say_gender, say_material
+    )
     if say_gender == "label" and label is None:  # the label that carried gender was dropped
         say_gender = None
     lo, hi = _PRICE_USD[cat]
@@ -358,9 +529,13 @@ def _make_listing(rng: random.Random) -> _Listing:
     else:
         price, currency = float(int(usd)) + rng.choice([0.99, 0.5, 0.0]), "USD"
     stock = 0 if rng.random() < 0.08 else rng.randint(1, 500)
-    truth = {"category": cat, "color": color, "pattern": pattern,
-             "gender": gender if say_gender else None,
-             "material": material if say_material else None}
+    truth = {
+        "category": cat,
+        "color": color,
+        "pattern": pattern,
+        "gender": gender if say_gender else None,
+        "material": material if say_material else None,
+    }
     return _Listing(language, title, desc, brand, label, price, currency, stock, truth)
 
 
@@ -390,8 +565,13 @@ def _edit_text(rng: random.Random, language: str, title: str, desc: str) -> tupl
 
 def _mentions(words: dict[str, list[str]], text_: str, skip: tuple[str, ...] = ()) -> bool:
     low = text_.lower()
-    return any(re.search(rf"(?<!\w){re.escape(w.lower())}(?!\w)", low)
-               for k, ws in words.items() if k not in skip for w in ws if w)
+    return any(
+        re.search(rf"(?<!\w){re.escape(w.lower())}(?!\w)", low)
+        for k, ws in words.items()
+        if k not in skip
+        for w in ws
+        if w
+    )
 
 
 def _mentions_color(text_: str, language: str) -> bool:
@@ -462,8 +642,10 @@ def _product_count(conn, schema: str) -> int:
 def _next_ids(conn, schema: str, n: int) -> list[int]:
     table = f"{_ident(schema).as_string(conn)}.products"
     with conn.cursor() as cur:
-        cur.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                    (table, n))
+        cur.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            (table, n),
+        )
         return [int(r[0]) for r in cur.fetchall()]
 
 
@@ -471,9 +653,16 @@ def _make_product(pid: int, rng: random.Random, image_root: Path, base_seed: int
     sku = f"SKU-{pid:06d}"
     listing = _make_listing(rng)
     product = _Product(
-        id=pid, sku=sku, language=listing.language, title=listing.title,
-        description=listing.description, brand=listing.brand, label=listing.label,
-        price=listing.price, currency=listing.currency, stock=listing.stock,
+        id=pid,
+        sku=sku,
+        language=listing.language,
+        title=listing.title,
+        description=listing.description,
+        brand=listing.brand,
+        label=listing.label,
+        price=listing.price,
+        currency=listing.currency,
+        stock=listing.stock,
         truth=listing.truth,
     )
     n_images = rng.choices((1, 2, 3), weights=(0.45, 0.35, 0.2))[0]
@@ -508,8 +697,16 @@ def _render_all(products: list[_Product], image_root: Path, workers: int) -> tup
     for p in products:
         for pos, url, img_seed in p.images:
             broken = p.broken if pos == 0 else None
-            jobs.append((str(image_root / url), p.truth["category"], p.truth["color"],
-                         p.truth["pattern"], img_seed, broken))
+            jobs.append(
+                (
+                    str(image_root / url),
+                    p.truth["category"],
+                    p.truth["color"],
+                    p.truth["pattern"],
+                    img_seed,
+                    broken,
+                )
+            )
     start = time.perf_counter()
     if workers > 1 and len(jobs) > 64:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
@@ -526,25 +723,57 @@ def _insert(conn, schema: str, products: list[_Product]) -> None:
     with conn.cursor() as cur:
         psycopg2.extras.execute_values(
             cur,
-            sql.SQL("INSERT INTO {}.products (id, sku, title, description, brand, category, "
-                    "price, currency, stock, language) VALUES %s").format(s).as_string(conn),
-            [(p.id, p.sku, p.title, p.description, p.brand, p.label, p.price, p.currency,
-              p.stock, p.language) for p in products],
+            sql.SQL(
+                "INSERT INTO {}.products (id, sku, title, description, brand, category, "
+                "price, currency, stock, language) VALUES %s"
+            )
+            .format(s)
+            .as_string(conn),
+            [
+                (
+                    p.id,
+                    p.sku,
+                    p.title,
+                    p.description,
+                    p.brand,
+                    p.label,
+                    p.price,
+                    p.currency,
+                    p.stock,
+                    p.language,
+                )
+                for p in products
+            ],
             page_size=1000,
         )
         psycopg2.extras.execute_values(
             cur,
             sql.SQL("INSERT INTO {}.product_images (product_id, position, url) VALUES %s")
-            .format(s).as_string(conn),
+            .format(s)
+            .as_string(conn),
             [(p.id, pos, url) for p in products for pos, url, _ in p.images],
             page_size=1000,
         )
         psycopg2.extras.execute_values(
             cur,
-            sql.SQL("INSERT INTO {}.ground_truth (sku, category, color, pattern, gender, "
-                    "material, broken_image) VALUES %s").format(s).as_string(conn),
-            [(p.sku, p.truth["category"], p.truth["color"], p.truth["pattern"],
-              p.truth["gender"], p.truth["material"], p.broken) for p in products],
+            sql.SQL(
+                "INSERT INTO {}.ground_truth (sku, category, color, pattern, gender, "
+                "material, broken_image) VALUES %s"
+            )
+            .format(s)
+            .as_string(conn),
+            [
+                (
+                    p.sku,
+                    p.truth["category"],
+                    p.truth["color"],
+                    p.truth["pattern"],
+                    p.truth["gender"],
+                    p.truth["material"],
+                    p.broken,
+                )
+                for p in products
+            ],
             page_size=1000,
         )
 
@@ -559,8 +788,17 @@ def _clear_images(image_root: Path) -> int:
     return removed
 
 
-def seed(conn, *, products: int, image_root: Path, schema: str = "catalog", seed: int = 42,
-         reset: bool = False, workers: int = 1, broken_rate: float = 0.005) -> dict:
+def seed(
+    conn,
+    *,
+    products: int,
+    image_root: Path,
+    schema: str = "catalog",
+    seed: int = 42,
+    reset: bool = False,
+    workers: int = 1,
+    broken_rate: float = 0.005,
+) -> dict:
     """Create and fill the demo catalogue; commits. Returns a summary dict.
 
     Refuses (:class:`CatalogExistsError`) when ``schema.products`` already has rows,
@@ -583,8 +821,7 @@ def seed(conn, *, products: int, image_root: Path, schema: str = "catalog", seed
         _clear_images(image_root)
     create_schema(conn, schema)
     rng = random.Random(seed)
-    items = [_make_product(pid, rng, image_root, seed)
-             for pid in _next_ids(conn, schema, products)]
+    items = [_make_product(pid, rng, image_root, seed) for pid in _next_ids(conn, schema, products)]
     n_broken = round(products * broken_rate)
     for i, p in enumerate(rng.sample(items, n_broken)):
         p.broken = BROKEN_KINDS[i % len(BROKEN_KINDS)]
@@ -617,9 +854,16 @@ def _now(conn) -> str:
         return cur.fetchone()[0].isoformat()
 
 
-def mutate(conn, *, image_root: Path, schema: str = "catalog", seed: int | None = None,
-           day_fraction: float = 1.0, rates: dict[str, float] | None = None,
-           commit: bool = True) -> dict:
+def mutate(
+    conn,
+    *,
+    image_root: Path,
+    schema: str = "catalog",
+    seed: int | None = None,
+    day_fraction: float = 1.0,
+    rates: dict[str, float] | None = None,
+    commit: bool = True,
+) -> dict:
     """Apply one day (times ``day_fraction``) of realistic changes to the catalogue.
 
     Every changed row gets ``updated_at = clock_timestamp()`` when it changes. Each
@@ -643,26 +887,33 @@ def mutate(conn, *, image_root: Path, schema: str = "catalog", seed: int | None 
         if cur.fetchone()[0] is None:
             raise CatalogMissingError(
                 f"{schema}.products/ground_truth not found: seed the demo catalogue first "
-                "(python -m enrichment demo seed), or set ENRICHMENT_SOURCE_SCHEMA")
+                "(python -m enrichment demo seed), or set ENRICHMENT_SOURCE_SCHEMA"
+            )
     started_at = _now(conn)
     with conn.cursor() as cur:
-        cur.execute(sql.SQL(
-            "SELECT p.id, p.sku, p.language, p.title, p.description, p.price, p.stock, "
-            "g.category, g.color, g.pattern FROM {s}.products p "
-            "LEFT JOIN {s}.ground_truth g ON g.sku = p.sku "
-            "WHERE NOT p.is_deleted ORDER BY p.id").format(s=s))
+        cur.execute(
+            sql.SQL(
+                "SELECT p.id, p.sku, p.language, p.title, p.description, p.price, p.stock, "
+                "g.category, g.color, g.pattern FROM {s}.products p "
+                "LEFT JOIN {s}.ground_truth g ON g.sku = p.sku "
+                "WHERE NOT p.is_deleted ORDER BY p.id"
+            ).format(s=s)
+        )
         active = cur.fetchall()
-    counts = {k: _count(rng, len(active), rates[k] * day_fraction)
-              for k in MUTATION_KINDS if k != "new"}
+    counts = {
+        k: _count(rng, len(active), rates[k] * day_fraction) for k in MUTATION_KINDS if k != "new"
+    }
     total = sum(counts.values())
     if total > len(active):
-        raise ValueError(f"rates ask for {total} changed products but only {len(active)} are "
-                         "active; lower rates or day_fraction")
+        raise ValueError(
+            f"rates ask for {total} changed products but only {len(active)} are "
+            "active; lower rates or day_fraction"
+        )
     chosen = rng.sample(active, total)
     picks: dict[str, list[tuple]] = {}
     at = 0
     for kind in counts:
-        picks[kind] = sorted(chosen[at:at + counts[kind]])
+        picks[kind] = sorted(chosen[at : at + counts[kind]])
         at += counts[kind]
     skus: dict[str, list[str]] = {}
 
@@ -683,19 +934,33 @@ def mutate(conn, *, image_root: Path, schema: str = "catalog", seed: int | None 
                 if new_stock == stock:
                     new_stock = stock + 1
             rows.append((pid, new_price, new_stock))
-        psycopg2.extras.execute_values(cur, sql.SQL(
-            "UPDATE {s}.products p SET price = v.price::numeric, stock = v.stock::int, "
-            "updated_at = clock_timestamp() FROM (VALUES %s) AS v(id, price, stock) "
-            "WHERE p.id = v.id").format(s=s).as_string(conn), rows)
+        psycopg2.extras.execute_values(
+            cur,
+            sql.SQL(
+                "UPDATE {s}.products p SET price = v.price::numeric, stock = v.stock::int, "
+                "updated_at = clock_timestamp() FROM (VALUES %s) AS v(id, price, stock) "
+                "WHERE p.id = v.id"
+            )
+            .format(s=s)
+            .as_string(conn),
+            rows,
+        )
         done("price_stock", [r[1] for r in picks["price_stock"]])
 
         rows = []
         for pid, _sku, lang, title, desc, *_ in picks["text"]:
             rows.append((pid, *_edit_text(rng, lang, title, desc)))
-        psycopg2.extras.execute_values(cur, sql.SQL(
-            "UPDATE {s}.products p SET title = v.title, description = v.description, "
-            "updated_at = clock_timestamp() FROM (VALUES %s) AS v(id, title, description) "
-            "WHERE p.id = v.id").format(s=s).as_string(conn), rows)
+        psycopg2.extras.execute_values(
+            cur,
+            sql.SQL(
+                "UPDATE {s}.products p SET title = v.title, description = v.description, "
+                "updated_at = clock_timestamp() FROM (VALUES %s) AS v(id, title, description) "
+                "WHERE p.id = v.id"
+            )
+            .format(s=s)
+            .as_string(conn),
+            rows,
+        )
         done("text", [r[1] for r in picks["text"]])
 
         changed = []
@@ -708,45 +973,76 @@ def mutate(conn, *, image_root: Path, schema: str = "catalog", seed: int | None 
             if rng.random() < 0.4 and not _mentions_pattern(words, lang):
                 pattern = rng.choice([p for p in demo_images.PATTERNS if p != pattern])
             url = _new_url(sku, 0, rng, image_root)
-            _write_image((str(image_root / url), category, color, pattern,
-                          _image_seed(seed, pid, 0, url), None))
-            cur.execute(sql.SQL(
-                "UPDATE {s}.product_images SET url = %s, updated_at = clock_timestamp() "
-                "WHERE product_id = %s AND position = 0").format(s=s), (url, pid))
+            _write_image(
+                (
+                    str(image_root / url),
+                    category,
+                    color,
+                    pattern,
+                    _image_seed(seed, pid, 0, url),
+                    None,
+                )
+            )
+            cur.execute(
+                sql.SQL(
+                    "UPDATE {s}.product_images SET url = %s, updated_at = clock_timestamp() "
+                    "WHERE product_id = %s AND position = 0"
+                ).format(s=s),
+                (url, pid),
+            )
             if cur.rowcount == 0:
-                cur.execute(sql.SQL("INSERT INTO {s}.product_images (product_id, position, url) "
-                                    "VALUES (%s, 0, %s)").format(s=s), (pid, url))
-            cur.execute(sql.SQL("UPDATE {s}.products SET updated_at = clock_timestamp() "
-                                "WHERE id = %s").format(s=s), (pid,))
-            cur.execute(sql.SQL(
-                "INSERT INTO {s}.ground_truth (sku, category, color, pattern) "
-                "VALUES (%s, %s, %s, %s) ON CONFLICT (sku) DO UPDATE SET color = EXCLUDED.color, "
-                "pattern = EXCLUDED.pattern, broken_image = NULL").format(s=s),
-                (sku, category, color, pattern))
+                cur.execute(
+                    sql.SQL(
+                        "INSERT INTO {s}.product_images (product_id, position, url) "
+                        "VALUES (%s, 0, %s)"
+                    ).format(s=s),
+                    (pid, url),
+                )
+            cur.execute(
+                sql.SQL(
+                    "UPDATE {s}.products SET updated_at = clock_timestamp() WHERE id = %s"
+                ).format(s=s),
+                (pid,),
+            )
+            cur.execute(
+                sql.SQL(
+                    "INSERT INTO {s}.ground_truth (sku, category, color, pattern) "
+                    "VALUES (%s, %s, %s, %s) ON CONFLICT (sku) DO UPDATE SET color = EXCLUDED.color, "
+                    "pattern = EXCLUDED.pattern, broken_image = NULL"
+                ).format(s=s),
+                (sku, category, color, pattern),
+            )
             changed.append(sku)
         done("image", changed)
 
         n_new = _count(rng, len(active), rates["new"] * day_fraction)
-        new_items = [_make_product(pid, rng, image_root, seed)
-                     for pid in _next_ids(conn, schema, n_new)] if n_new else []
+        new_items = (
+            [_make_product(pid, rng, image_root, seed) for pid in _next_ids(conn, schema, n_new)]
+            if n_new
+            else []
+        )
         _render_all(new_items, image_root, workers=1)
         _insert(conn, schema, new_items)
         done("new", [p.sku for p in new_items])
 
         ids = [r[0] for r in picks["soft_delete"]]
-        cur.execute(sql.SQL("UPDATE {s}.products SET is_deleted = true, "
-                            "updated_at = clock_timestamp() WHERE id = ANY(%s)").format(s=s),
-                    (ids,))
+        cur.execute(
+            sql.SQL(
+                "UPDATE {s}.products SET is_deleted = true, "
+                "updated_at = clock_timestamp() WHERE id = ANY(%s)"
+            ).format(s=s),
+            (ids,),
+        )
         done("soft_delete", [r[1] for r in picks["soft_delete"]])
 
         gone = [r[1] for r in picks["hard_delete"]]
         cur.execute(sql.SQL("DELETE FROM {s}.products WHERE sku = ANY(%s)").format(s=s), (gone,))
-        cur.execute(sql.SQL("DELETE FROM {s}.ground_truth WHERE sku = ANY(%s)").format(s=s),
-                    (gone,))
+        cur.execute(
+            sql.SQL("DELETE FROM {s}.ground_truth WHERE sku = ANY(%s)").format(s=s), (gone,)
+        )
         done("hard_delete", gone)
 
-        cur.execute(sql.SQL("SELECT count(*) FROM {s}.products WHERE NOT is_deleted")
-                    .format(s=s))
+        cur.execute(sql.SQL("SELECT count(*) FROM {s}.products WHERE NOT is_deleted").format(s=s))
         active_after = int(cur.fetchone()[0])
     return {
         "counts": {k: len(skus[k]) for k in MUTATION_KINDS},

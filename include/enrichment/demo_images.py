@@ -24,8 +24,19 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 CATEGORIES: tuple[str, ...] = (
-    "t-shirt", "shirt", "tank-top", "hoodie", "sweater", "jacket", "dress", "skirt",
-    "pants", "shorts", "shoes", "hat", "bag",
+    "t-shirt",
+    "shirt",
+    "tank-top",
+    "hoodie",
+    "sweater",
+    "jacket",
+    "dress",
+    "skirt",
+    "pants",
+    "shorts",
+    "shoes",
+    "hat",
+    "bag",
 )
 PATTERNS: tuple[str, ...] = ("solid", "striped", "checked", "dotted", "floral", "graphic")
 
@@ -91,6 +102,7 @@ class Rendering:
 
 # ---------------------------------------------------------------- silhouettes
 
+
 def _mirror(left: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """A symmetric outline from its left half (listed top to bottom)."""
     return left + [(1.0 - x, y) for x, y in reversed(left)]
@@ -113,32 +125,71 @@ def _shapes(category: str, j: np.ndarray):
     details: list[tuple[str, list[tuple[float, float]]]] = []
     upper = None  # the patterned part when not the whole mask (shoes)
     if category == "t-shirt":
-        left = [(0.40, 0.15), (0.27 - w, 0.18), (0.10 - w - s, 0.38), (0.21 - w - s, 0.45),
-                (0.30 - w, 0.36), (0.30 - w, 0.87 + L)]
+        left = [
+            (0.40, 0.15),
+            (0.27 - w, 0.18),
+            (0.10 - w - s, 0.38),
+            (0.21 - w - s, 0.45),
+            (0.30 - w, 0.36),
+            (0.30 - w, 0.87 + L),
+        ]
         polys.append(_mirror(left) + _arc(0.5, 0.15, 0.10, 0.06, 0.0, math.pi)[1:-1])
         details.append(("line", [(0.21 - w - s, 0.45), (0.30 - w, 0.36)]))
         details.append(("line", _arc(0.5, 0.15, 0.10, 0.06, 0.0, math.pi)))
     elif category == "tank-top":
         neck = _arc(0.5, 0.09, 0.08, 0.17 + L / 2, math.pi, 0.0)  # scoop neckline
-        polys.append([(0.35 - w, 0.09), (0.42, 0.09)] + neck[1:-1]
-                     + [(0.58, 0.09), (0.65 + w, 0.09), (0.67 + w, 0.22), (0.69 + w, 0.36),
-                        (0.68 + w, 0.88 + L), (0.32 - w, 0.88 + L), (0.31 - w, 0.36),
-                        (0.33 - w, 0.22)])
+        polys.append(
+            [(0.35 - w, 0.09), (0.42, 0.09)]
+            + neck[1:-1]
+            + [
+                (0.58, 0.09),
+                (0.65 + w, 0.09),
+                (0.67 + w, 0.22),
+                (0.69 + w, 0.36),
+                (0.68 + w, 0.88 + L),
+                (0.32 - w, 0.88 + L),
+                (0.31 - w, 0.36),
+                (0.33 - w, 0.22),
+            ]
+        )
         details.append(("line", [(0.32 - w, 0.84 + L), (0.68 + w, 0.84 + L)]))
     elif category == "shirt":
-        left = [(0.41, 0.12), (0.27 - w, 0.16), (0.06 - w - s, 0.70), (0.15 - w - s, 0.73),
-                (0.30 - w, 0.38), (0.30 - w, 0.86 + L), (0.40, 0.90 + L)]
+        left = [
+            (0.41, 0.12),
+            (0.27 - w, 0.16),
+            (0.06 - w - s, 0.70),
+            (0.15 - w - s, 0.73),
+            (0.30 - w, 0.38),
+            (0.30 - w, 0.86 + L),
+            (0.40, 0.90 + L),
+        ]
         polys.append(_mirror(left))
-        polys.append([(0.41, 0.06), (0.59, 0.06), (0.60, 0.13), (0.56, 0.24), (0.5, 0.15),
-                      (0.44, 0.24), (0.40, 0.13)])  # collar
+        polys.append(
+            [
+                (0.41, 0.06),
+                (0.59, 0.06),
+                (0.60, 0.13),
+                (0.56, 0.24),
+                (0.5, 0.15),
+                (0.44, 0.24),
+                (0.40, 0.13),
+            ]
+        )  # collar
         details.append(("line", [(0.44, 0.24), (0.5, 0.15), (0.56, 0.24)]))
         details.append(("line", [(0.5, 0.17), (0.5, 0.90 + L)]))
         details.append(("dots", [(0.515, 0.26 + 0.11 * k) for k in range(6)]))
         details.append(("line", [(0.08 - w - s, 0.64), (0.17 - w - s, 0.67)]))
         details.append(("line", [(1 - 0.08 + w + s, 0.64), (1 - 0.17 + w + s, 0.67)]))
     elif category == "sweater":
-        left = [(0.40, 0.17), (0.26 - w, 0.20), (0.19 - w - s, 0.44), (0.17 - w - s, 0.82),
-                (0.26 - w - s, 0.83), (0.29 - w, 0.48), (0.29 - w, 0.80 + L)]
+        left = [
+            (0.40, 0.17),
+            (0.26 - w, 0.20),
+            (0.19 - w - s, 0.44),
+            (0.17 - w - s, 0.82),
+            (0.26 - w - s, 0.83),
+            (0.29 - w, 0.48),
+            (0.29 - w, 0.80 + L),
+        ]
         neck = _arc(0.5, 0.17, 0.10, 0.05, 0.0, math.pi)
         polys.append(_mirror(left) + neck[1:-1])
         details.append(("line", [(0.29 - w, 0.75 + L), (0.71 + w, 0.75 + L)]))  # ribbed hem
@@ -146,19 +197,33 @@ def _shapes(category: str, j: np.ndarray):
         details.append(("line", [(0.83 + w + s, 0.78), (0.74 + w + s, 0.79)]))
         details.append(("line", neck))
     elif category == "hoodie":
-        left = [(0.40, 0.17), (0.28 - w, 0.20), (0.13 - w - s, 0.70), (0.22 - w - s, 0.73),
-                (0.30 - w, 0.45), (0.30 - w, 0.90 + L)]
+        left = [
+            (0.40, 0.17),
+            (0.28 - w, 0.20),
+            (0.13 - w - s, 0.70),
+            (0.22 - w - s, 0.73),
+            (0.30 - w, 0.45),
+            (0.30 - w, 0.90 + L),
+        ]
         polys.append(_mirror(left))
         ellipses.append((0.5, 0.14, 0.17, 0.13))  # hood
         details.append(("line", _arc(0.5, 0.16, 0.10, 0.08, math.pi * 0.1, math.pi * 0.9)))
-        details.append(("line", [(0.37, 0.62), (0.63, 0.62), (0.67, 0.78), (0.33, 0.78),
-                                 (0.37, 0.62)]))  # kangaroo pocket
+        details.append(
+            ("line", [(0.37, 0.62), (0.63, 0.62), (0.67, 0.78), (0.33, 0.78), (0.37, 0.62)])
+        )  # kangaroo pocket
         details.append(("line", [(0.46, 0.24), (0.45, 0.40)]))  # drawstrings
         details.append(("line", [(0.54, 0.24), (0.55, 0.40)]))
         details.append(("line", [(0.30 - w, 0.85 + L), (0.70 + w, 0.85 + L)]))
     elif category == "jacket":
-        left = [(0.41, 0.10), (0.23 - w, 0.15), (0.16 - w - s, 0.36), (0.10 - w - s, 0.79),
-                (0.20 - w - s, 0.80), (0.27 - w, 0.42), (0.26 - w, 0.88 + L)]
+        left = [
+            (0.41, 0.10),
+            (0.23 - w, 0.15),
+            (0.16 - w - s, 0.36),
+            (0.10 - w - s, 0.79),
+            (0.20 - w - s, 0.80),
+            (0.27 - w, 0.42),
+            (0.26 - w, 0.88 + L),
+        ]
         polys.append(_mirror(left))
         polys.append([(0.40, 0.05), (0.60, 0.05), (0.61, 0.14), (0.39, 0.14)])  # collar stand
         details.append(("zip", [(0.5, 0.06), (0.5, 0.88 + L)]))
@@ -166,36 +231,85 @@ def _shapes(category: str, j: np.ndarray):
         details.append(("line", [(0.60, 0.62), (0.69, 0.62)]))
         details.append(("line", [(0.26 - w, 0.84 + L), (0.74 + w, 0.84 + L)]))
     elif category == "dress":
-        polys.append([(0.37 - w, 0.07), (0.43, 0.07), (0.5, 0.19), (0.57, 0.07),
-                      (0.63 + w, 0.07), (0.64 + w, 0.24), (0.61 + w, 0.41),
-                      (0.80 + w + s, 0.91 + L), (0.5, 0.94 + L), (0.20 - w - s, 0.91 + L),
-                      (0.39 - w, 0.41), (0.36 - w, 0.24)])
+        polys.append(
+            [
+                (0.37 - w, 0.07),
+                (0.43, 0.07),
+                (0.5, 0.19),
+                (0.57, 0.07),
+                (0.63 + w, 0.07),
+                (0.64 + w, 0.24),
+                (0.61 + w, 0.41),
+                (0.80 + w + s, 0.91 + L),
+                (0.5, 0.94 + L),
+                (0.20 - w - s, 0.91 + L),
+                (0.39 - w, 0.41),
+                (0.36 - w, 0.24),
+            ]
+        )
         details.append(("line", [(0.39 - w, 0.41), (0.5, 0.43), (0.61 + w, 0.41)]))
     elif category == "skirt":
-        polys.append([(0.33 - w, 0.20), (0.67 + w, 0.20), (0.68 + w, 0.28),
-                      (0.81 + w + s, 0.78 + L), (0.5, 0.81 + L), (0.19 - w - s, 0.78 + L),
-                      (0.32 - w, 0.28)])
+        polys.append(
+            [
+                (0.33 - w, 0.20),
+                (0.67 + w, 0.20),
+                (0.68 + w, 0.28),
+                (0.81 + w + s, 0.78 + L),
+                (0.5, 0.81 + L),
+                (0.19 - w - s, 0.78 + L),
+                (0.32 - w, 0.28),
+            ]
+        )
         details.append(("line", [(0.32 - w, 0.28), (0.68 + w, 0.28)]))
         details.append(("line", [(0.42, 0.30), (0.38, 0.78 + L)]))
         details.append(("line", [(0.58, 0.30), (0.62, 0.78 + L)]))
     elif category == "pants":
-        polys.append([(0.30 - w, 0.07), (0.70 + w, 0.07), (0.72 + w, 0.40),
-                      (0.73 + w + s, 0.94 + L), (0.55, 0.94 + L), (0.5, 0.36),
-                      (0.45, 0.94 + L), (0.27 - w - s, 0.94 + L), (0.28 - w, 0.40)])
+        polys.append(
+            [
+                (0.30 - w, 0.07),
+                (0.70 + w, 0.07),
+                (0.72 + w, 0.40),
+                (0.73 + w + s, 0.94 + L),
+                (0.55, 0.94 + L),
+                (0.5, 0.36),
+                (0.45, 0.94 + L),
+                (0.27 - w - s, 0.94 + L),
+                (0.28 - w, 0.40),
+            ]
+        )
         details.append(("line", [(0.30 - w, 0.13), (0.70 + w, 0.13)]))
         details.append(("line", [(0.5, 0.13), (0.5, 0.30)]))
         details.append(("line", [(0.34, 0.13), (0.40, 0.22)]))
         details.append(("line", [(0.66, 0.13), (0.60, 0.22)]))
     elif category == "shorts":
-        polys.append([(0.27 - w, 0.24), (0.73 + w, 0.24), (0.76 + w, 0.42),
-                      (0.80 + w + s, 0.64 + L), (0.54, 0.66 + L), (0.5, 0.50),
-                      (0.46, 0.66 + L), (0.20 - w - s, 0.64 + L), (0.24 - w, 0.42)])
+        polys.append(
+            [
+                (0.27 - w, 0.24),
+                (0.73 + w, 0.24),
+                (0.76 + w, 0.42),
+                (0.80 + w + s, 0.64 + L),
+                (0.54, 0.66 + L),
+                (0.5, 0.50),
+                (0.46, 0.66 + L),
+                (0.20 - w - s, 0.64 + L),
+                (0.24 - w, 0.42),
+            ]
+        )
         details.append(("line", [(0.27 - w, 0.30), (0.73 + w, 0.30)]))
         details.append(("line", [(0.5, 0.30), (0.5, 0.44)]))
     elif category == "shoes":
-        up = [(0.13 - w, 0.67), (0.12 - w, 0.45), (0.17 - w, 0.37), (0.30, 0.42),
-              (0.40, 0.34 - s), (0.48, 0.35 - s), (0.62, 0.47), (0.80 + w, 0.54),
-              (0.89 + w, 0.60), (0.91 + w, 0.67)]
+        up = [
+            (0.13 - w, 0.67),
+            (0.12 - w, 0.45),
+            (0.17 - w, 0.37),
+            (0.30, 0.42),
+            (0.40, 0.34 - s),
+            (0.48, 0.35 - s),
+            (0.62, 0.47),
+            (0.80 + w, 0.54),
+            (0.89 + w, 0.60),
+            (0.91 + w, 0.67),
+        ]
         sole = [(0.10 - w, 0.66), (0.93 + w, 0.66), (0.92 + w, 0.72), (0.12 - w, 0.73)]
         polys.append(up)
         polys.append(sole)
@@ -208,14 +322,16 @@ def _shapes(category: str, j: np.ndarray):
     elif category == "hat":
         dome = _arc(0.44, 0.60, 0.27 + w, 0.30 + s, math.pi, 2 * math.pi, 16)
         polys.append(dome)
-        polys.append([(0.60, 0.55), (0.93 + L, 0.62), (0.92 + L, 0.66), (0.64, 0.64),
-                      (0.44, 0.62)])  # brim
+        polys.append(
+            [(0.60, 0.55), (0.93 + L, 0.62), (0.92 + L, 0.66), (0.64, 0.64), (0.44, 0.62)]
+        )  # brim
         ellipses.append((0.44, 0.30 - s, 0.025, 0.02))  # button
         details.append(("line", [(0.44, 0.31 - s), (0.50, 0.60)]))
         details.append(("line", [(0.44, 0.31 - s), (0.31, 0.60)]))
     elif category == "bag":
-        polys.append([(0.22 - w, 0.40), (0.78 + w, 0.40), (0.83 + w, 0.88 + L),
-                      (0.17 - w, 0.88 + L)])
+        polys.append(
+            [(0.22 - w, 0.40), (0.78 + w, 0.40), (0.83 + w, 0.88 + L), (0.17 - w, 0.88 + L)]
+        )
         details.append(("handle", [(0.34, 0.14 - s, 0.66, 0.66)]))
         details.append(("line", [(0.21 - w, 0.47), (0.79 + w, 0.47)]))
     else:
@@ -224,8 +340,10 @@ def _shapes(category: str, j: np.ndarray):
 
 
 def _to_px(points, size: int, scale: float, dx: float, dy: float):
-    return [((x - 0.5) * scale * size + size / 2 + dx, (y - 0.5) * scale * size + size / 2 + dy)
-            for x, y in points]
+    return [
+        ((x - 0.5) * scale * size + size / 2 + dx, (y - 0.5) * scale * size + size / 2 + dy)
+        for x, y in points
+    ]
 
 
 def _draw_mask(size, polys, ellipses, details, scale, dx, dy) -> Image.Image:
@@ -253,6 +371,7 @@ def silhouette_mask(category: str, *, size: int = 320, seed: int | None = None) 
 
 
 # ---------------------------------------------------------------- pixels
+
 
 @lru_cache(maxsize=4)
 def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -284,7 +403,8 @@ def _background(size: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
     elif kind == "grey":
         v = rng.uniform(205, 232)
         bg = np.full((size, size, 3), v, dtype=np.float32) + rng.uniform(-3, 3, 3).astype(
-            np.float32)
+            np.float32
+        )
     elif kind == "gradient":
         top = rng.uniform(200, 252, 3).astype(np.float32)
         bottom = rng.uniform(170, 240, 3).astype(np.float32)
@@ -293,9 +413,16 @@ def _background(size: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
     elif kind == "texture":
         base = rng.uniform(215, 245, 3).astype(np.float32)
         low = rng.normal(0, 1, (size // 16, size // 16)).astype(np.float32)
-        smooth = np.asarray(
-            Image.fromarray(((low + 3) * 40).clip(0, 255).astype(np.uint8)).resize(
-                (size, size), Image.BILINEAR), dtype=np.float32) / 40 - 3
+        smooth = (
+            np.asarray(
+                Image.fromarray(((low + 3) * 40).clip(0, 255).astype(np.uint8)).resize(
+                    (size, size), Image.BILINEAR
+                ),
+                dtype=np.float32,
+            )
+            / 40
+            - 3
+        )
         grain = rng.normal(0, 3.0, (size, size)).astype(np.float32)
         bg = base + (smooth * 6 + grain)[:, :, None]
     else:  # wall: a muted coloured wall, floor line
@@ -356,8 +483,10 @@ def _pattern_layers(pattern, size, crop, bbox, rng, shade):
         centre_col = np.array(COLOR_SHADES["yellow"][0], dtype=np.float32)
         if float(np.abs(centre_col - shade).sum()) < 120:
             centre_col = np.array((250, 250, 245), dtype=np.float32)
-        return [(np.asarray(petals, dtype=np.float32)[crop] / 255, col),
-                (np.asarray(centres, dtype=np.float32)[crop] / 255, centre_col)]
+        return [
+            (np.asarray(petals, dtype=np.float32)[crop] / 255, col),
+            (np.asarray(centres, dtype=np.float32)[crop] / 255, centre_col),
+        ]
     if pattern == "graphic":
         layer = Image.new("L", (size, size), 0)
         d = ImageDraw.Draw(layer)
@@ -375,9 +504,16 @@ def _pattern_layers(pattern, size, crop, bbox, rng, shade):
             d.ellipse([cx - r, cy - r, cx + r, cy + r], outline=255, width=max(3, int(r / 4)))
             d.rectangle([cx - r * 0.9, cy - r * 0.15, cx + r * 0.9, cy + r * 0.15], fill=255)
         elif kind == 2:  # mountains and sun
-            d.polygon([(cx - r * 1.2, cy + r * 0.6), (cx - r * 0.3, cy - r * 0.5),
-                       (cx + 0.2 * r, cy + r * 0.1), (cx + r * 0.6, cy - r * 0.2),
-                       (cx + r * 1.2, cy + r * 0.6)], fill=255)
+            d.polygon(
+                [
+                    (cx - r * 1.2, cy + r * 0.6),
+                    (cx - r * 0.3, cy - r * 0.5),
+                    (cx + 0.2 * r, cy + r * 0.1),
+                    (cx + r * 0.6, cy - r * 0.2),
+                    (cx + r * 1.2, cy + r * 0.6),
+                ],
+                fill=255,
+            )
             d.ellipse([cx + r * 0.3, cy - r * 1.0, cx + r * 0.8, cy - r * 0.5], fill=255)
         else:  # block lettering
             bwid = r * 0.45
@@ -389,8 +525,9 @@ def _pattern_layers(pattern, size, crop, bbox, rng, shade):
     raise ValueError(f"unknown pattern {pattern!r}; use one of {', '.join(PATTERNS)}")
 
 
-def render(category: str, color: str, pattern: str = "solid", *, seed: int = 0,
-           size: int = 320) -> Rendering:
+def render(
+    category: str, color: str, pattern: str = "solid", *, seed: int = 0, size: int = 320
+) -> Rendering:
     """Render one product photo of ``category`` in ``color`` with ``pattern``."""
     if color not in COLOR_SHADES:
         raise ValueError(f"unknown color {color!r}; use one of {', '.join(COLORS)}")
@@ -407,8 +544,9 @@ def render(category: str, color: str, pattern: str = "solid", *, seed: int = 0,
     bg, bg_kind = _background(size, rng)
     shadow = bool(rng.random() < 0.45)
     if shadow:
-        off = mask_img.transform(mask_img.size, Image.AFFINE,
-                                 (1, 0, -size * 0.02, 0, 1, -size * 0.03))
+        off = mask_img.transform(
+            mask_img.size, Image.AFFINE, (1, 0, -size * 0.02, 0, 1, -size * 0.03)
+        )
         sh = np.asarray(off.filter(ImageFilter.BoxBlur(size * 0.025)), dtype=np.float32) / 255
         bg = bg * (1 - rng.uniform(0.18, 0.3) * sh)[:, :, None]
 
@@ -416,8 +554,10 @@ def render(category: str, color: str, pattern: str = "solid", *, seed: int = 0,
     ys, xs = np.nonzero(mask)
     bbox = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
     pad = 3  # the soft edge of alpha reaches a little past the mask
-    crop = (slice(max(bbox[1] - pad, 0), bbox[3] + pad + 1),
-            slice(max(bbox[0] - pad, 0), bbox[2] + pad + 1))
+    crop = (
+        slice(max(bbox[1] - pad, 0), bbox[3] + pad + 1),
+        slice(max(bbox[0] - pad, 0), bbox[2] + pad + 1),
+    )
     yy, xx = (g[crop] for g in _grid(size))
     gx, gy = rng.uniform(-0.12, 0.12, 2) / size
     light = 1.0 + gx * (xx - size / 2) + gy * (yy - size / 2)
@@ -453,8 +593,9 @@ def render(category: str, color: str, pattern: str = "solid", *, seed: int = 0,
                 tone = np.array((150, 150, 155), dtype=np.float32)
             else:
                 ld.polygon(_to_px(pts, size, scale, dx, dy), fill=255)
-                tone = np.array((238, 236, 228) if rng.random() < 0.7 else (60, 55, 50),
-                                dtype=np.float32)
+                tone = np.array(
+                    (238, 236, 228) if rng.random() < 0.7 else (60, 55, 50), dtype=np.float32
+                )
             a = np.asarray(layer, dtype=np.float32)[crop][:, :, None] / 255
             fg = fg * (1 - a) + tone * light3 * a
     seams = np.asarray(det, dtype=np.float32)[crop][:, :, None] / 255
@@ -463,8 +604,16 @@ def render(category: str, color: str, pattern: str = "solid", *, seed: int = 0,
     a = alpha[crop][:, :, None]
     bg[crop] = bg[crop] * (1 - a) + fg * a
     out = np.clip(bg, 0, 255).astype(np.uint8)
-    return Rendering(image=out, mask=mask, category=category, color=color, pattern=pattern,
-                     shade=tuple(int(v) for v in shade), background=bg_kind, shadow=shadow)
+    return Rendering(
+        image=out,
+        mask=mask,
+        category=category,
+        color=color,
+        pattern=pattern,
+        shade=tuple(int(v) for v in shade),
+        background=bg_kind,
+        shadow=shadow,
+    )
 
 
 def encode(rendering: Rendering, fmt: str = "JPEG", quality: int = 90) -> bytes:
@@ -477,8 +626,9 @@ def encode(rendering: Rendering, fmt: str = "JPEG", quality: int = 90) -> bytes:
     return buf.getvalue()
 
 
-def render_to_file(path: Path, category: str, color: str, pattern: str = "solid", *,
-                   seed: int = 0, size: int = 320) -> Rendering:
+def render_to_file(
+    path: Path, category: str, color: str, pattern: str = "solid", *, seed: int = 0, size: int = 320
+) -> Rendering:
     """Render and write one image; the format follows the suffix (.png or JPEG)."""
     rendering = render(category, color, pattern, seed=seed, size=size)
     fmt = "PNG" if path.suffix.lower() == ".png" else "JPEG"

@@ -20,15 +20,22 @@ from enrichment.status import platform_status
 DAG_ID = "catalog_incremental"
 BROKEN_RATE = 0.003  # "a few broken images": under the 0.5 % quarantine threshold
 # demo mutation kind -> the change class the platform must detect for it
-EXPECTED_CLASS = {"price_stock": "metadata_only", "text": "text_changed",
-                  "image": "image_changed", "new": "new", "soft_delete": "deleted",
-                  "hard_delete": "deleted"}
+EXPECTED_CLASS = {
+    "price_stock": "metadata_only",
+    "text": "text_changed",
+    "image": "image_changed",
+    "new": "new",
+    "soft_delete": "deleted",
+    "hard_delete": "deleted",
+}
 
 
 def _latest_summary(settings: Settings) -> dict | None:
     with db.connect(db.database_url(settings)) as conn, conn.cursor() as cur:
-        cur.execute(f"SELECT summary FROM {settings.state_schema}.runs WHERE status = "
-                    "'committed' ORDER BY committed_at DESC LIMIT 1")
+        cur.execute(
+            f"SELECT summary FROM {settings.state_schema}.runs WHERE status = "
+            "'committed' ORDER BY committed_at DESC LIMIT 1"
+        )
         row = cur.fetchone()
     return row[0] if row else None
 
@@ -53,8 +60,10 @@ def _airflow_run(env: dict, log_name: str, settings: Settings, say: Callable) ->
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
         raise RuntimeError(f"airflow dags test {DAG_ID} failed ({logs / log_name}):\n{tail}")
     summary = _latest_summary(settings)
-    say(f"  Airflow run finished in {time.monotonic() - started:.0f} s "
-        f"(task logs: {logs / log_name})")
+    say(
+        f"  Airflow run finished in {time.monotonic() - started:.0f} s "
+        f"(task logs: {logs / log_name})"
+    )
     say(runs.format_summary(summary))
     quality = recorded_result(summary["run_id"], settings=settings)
     if quality is not None:
@@ -70,13 +79,23 @@ def run_demo(products: int = 2000, *, seed: int = 42, say: Callable = print) -> 
     reset_platform(settings)
     say(f"== Seeding a demo catalogue of {products} products with rendered photos")
     with db.connect(url) as conn:
-        seeded = demo_catalog.seed(conn, products=products, image_root=settings.image_root,
-                                   schema=settings.source_schema, seed=seed, reset=True,
-                                   broken_rate=BROKEN_RATE)
+        seeded = demo_catalog.seed(
+            conn,
+            products=products,
+            image_root=settings.image_root,
+            schema=settings.source_schema,
+            seed=seed,
+            reset=True,
+            broken_rate=BROKEN_RATE,
+        )
     with db.connect(url) as conn:
         cdc.install(conn, settings.source_schema)
-    say("   " + json.dumps({k: v for k, v in seeded.items() if not isinstance(v, (list, dict))},
-                           default=str))
+    say(
+        "   "
+        + json.dumps(
+            {k: v for k, v in seeded.items() if not isinstance(v, (list, dict))}, default=str
+        )
+    )
     env = local_airflow.airflow_env(settings)
     say("== Preparing Airflow's metadata database")
     local_airflow.migrate(env)
@@ -86,8 +105,9 @@ def run_demo(products: int = 2000, *, seed: int = 42, say: Callable = print) -> 
 
     say("== One day of catalogue changes")
     with db.connect(url) as conn:
-        mutation = demo_catalog.mutate(conn, image_root=settings.image_root,
-                                       schema=settings.source_schema, seed=seed + 1)
+        mutation = demo_catalog.mutate(
+            conn, image_root=settings.image_root, schema=settings.source_schema, seed=seed + 1
+        )
     say("   " + json.dumps(mutation["counts"]))
 
     say(f"== Run 2: {DAG_ID} (only what changed)")
@@ -99,23 +119,31 @@ def run_demo(products: int = 2000, *, seed: int = 42, say: Callable = print) -> 
     checks = demo_checks(status, second, mutation, detected_skus(settings, second["run_id"]))
     for name, ok in checks.items():
         say(f"  [{'PASS' if ok else 'FAIL'}] {name}")
-    return {"first": first, "second": second, "mutation": mutation, "status": status,
-            "checks": checks}
+    return {
+        "first": first,
+        "second": second,
+        "mutation": mutation,
+        "status": status,
+        "checks": checks,
+    }
 
 
 def detected_skus(settings: Settings, run_id: str) -> dict[str, set[str]]:
     """SKUs of each change class in a run's change set."""
     with db.connect(db.database_url(settings)) as conn, conn.cursor() as cur:
-        cur.execute(f"SELECT change_class, sku FROM {settings.state_schema}.run_items "
-                    "WHERE run_id = %s", (run_id,))
+        cur.execute(
+            f"SELECT change_class, sku FROM {settings.state_schema}.run_items WHERE run_id = %s",
+            (run_id,),
+        )
         out: dict[str, set[str]] = {}
         for cls, sku in cur.fetchall():
             out.setdefault(cls, set()).add(sku)
     return out
 
 
-def demo_checks(status: dict, second: dict, mutation: dict,
-                detected: dict[str, set[str]]) -> dict[str, bool]:
+def demo_checks(
+    status: dict, second: dict, mutation: dict, detected: dict[str, set[str]]
+) -> dict[str, bool]:
     """What the demo promises, checked on its own results."""
     active = status["products_active"] or 1
     changed = second["changes"]
@@ -123,17 +151,24 @@ def demo_checks(status: dict, second: dict, mutation: dict,
     for kind, skus in mutation["skus"].items():
         expected.setdefault(EXPECTED_CLASS[kind], set()).update(skus)
     return {
-        "run 2 detected exactly the SKUs the day changed, each in its class":
-            expected == detected,
-        f"tagged_active / products_active = {status['tagged_active'] / active:.3f} >= 0.98":
-            status["tagged_active"] / active >= 0.98,
+        "run 2 detected exactly the SKUs the day changed, each in its class": expected == detected,
+        f"tagged_active / products_active = {status['tagged_active'] / active:.3f} >= 0.98": status[
+            "tagged_active"
+        ]
+        / active
+        >= 0.98,
         "vectors_active == products_active": status["vectors_active"] == active,
         "no orphan tags or vectors": status["orphan_tags"] == 0 == status["orphan_vectors"],
-        "metadata-only changes were not re-embedded or re-tagged":
-            second["text_embedded"] + second.get("image_embedded", 0)
-            <= sum(changed.get(k, 0) for k in ("new", "text_changed", "image_changed",
-                                               "image_and_text_changed"))
-            and second["retagged"] == sum(changed.get(k, 0) for k in (
-                "new", "text_changed", "image_changed", "image_and_text_changed")),
+        "metadata-only changes were not re-embedded or re-tagged": second["text_embedded"]
+        + second.get("image_embedded", 0)
+        <= sum(
+            changed.get(k, 0)
+            for k in ("new", "text_changed", "image_changed", "image_and_text_changed")
+        )
+        and second["retagged"]
+        == sum(
+            changed.get(k, 0)
+            for k in ("new", "text_changed", "image_changed", "image_and_text_changed")
+        ),
         "deletes propagated": second["deleted"] == changed.get("deleted", 0) > 0,
     }

@@ -43,8 +43,7 @@ def configured_version(settings: Settings) -> str:
     return Taxonomy.load(settings.taxonomy_path).version
 
 
-def versions(settings: Settings | None = None, *, sink: ElasticsearchTagSink | None = None
-             ) -> dict:
+def versions(settings: Settings | None = None, *, sink: ElasticsearchTagSink | None = None) -> dict:
     """Every version index with its state and active-document count, and the target."""
     settings = settings or load_settings()
     sink = _sink(sink)
@@ -52,21 +51,38 @@ def versions(settings: Settings | None = None, *, sink: ElasticsearchTagSink | N
     rows = []
     for name, info in sink.indexes().items():
         state = "active" if info["aliased"] else "building" if name == building else "retired"
-        rows.append({"index": name, "taxonomy_version": info["taxonomy_version"],
-                     "state": state, "documents": sink.count_skus(index=name)})
-    return {"alias": sink.prefix, "expected": expected_active(settings),
-            "configured_index": building, "indexes": rows}
+        rows.append(
+            {
+                "index": name,
+                "taxonomy_version": info["taxonomy_version"],
+                "state": state,
+                "documents": sink.count_skus(index=name),
+            }
+        )
+    return {
+        "alias": sink.prefix,
+        "expected": expected_active(settings),
+        "configured_index": building,
+        "indexes": rows,
+    }
 
 
-def switch(settings: Settings | None = None, *, version: str | None = None,
-           drop_old: bool = False, sink: ElasticsearchTagSink | None = None) -> dict:
+def switch(
+    settings: Settings | None = None,
+    *,
+    version: str | None = None,
+    drop_old: bool = False,
+    sink: ElasticsearchTagSink | None = None,
+) -> dict:
     """Point the read alias at ``version``'s index (default: the configured taxonomy)."""
     settings = settings or load_settings()
     sink = _sink(sink)
     target = sink.index_for(version or configured_version(settings))
     if target not in sink.indexes():
-        raise SwitchRefused(f"no index {target}: no SKU was tagged with that taxonomy version "
-                            "yet (run a backfill with it first; see `es-index versions`)")
+        raise SwitchRefused(
+            f"no index {target}: no SKU was tagged with that taxonomy version "
+            "yet (run a backfill with it first; see `es-index versions`)"
+        )
     current = sink.alias_indexes()
     if current == [target]:
         raise SwitchRefused(f"{target} is already behind the alias {sink.prefix}")
@@ -75,22 +91,33 @@ def switch(settings: Settings | None = None, *, version: str | None = None,
         raise SwitchRefused(
             f"{target} is not complete: {documents} active documents for {expected} active "
             "SKUs in PostgreSQL; run a backfill with force over every live SKU (and let "
-            "pending runs commit), then switch again")
+            "pending runs commit), then switch again"
+        )
     actions = [{"remove": {"index": i, "alias": sink.prefix}} for i in current]
     actions.append({"add": {"index": target, "alias": sink.prefix}})
     # one request: Elasticsearch applies every action or none (a concurrent switch that
     # moved the alias meanwhile makes a "remove" fail and nothing changes)
     sink.es.request("switch alias", lambda: sink.client.indices.update_aliases(actions=actions))
-    log.info("alias %s: %s -> %s (%d documents)", sink.prefix, current or "none", target,
-             documents)
+    log.info("alias %s: %s -> %s (%d documents)", sink.prefix, current or "none", target, documents)
     dropped = drop(settings, current, sink=sink)["dropped"] if drop_old and current else []
-    return {"alias": sink.prefix, "active": target, "retired": current, "dropped": dropped,
-            "documents": documents, "expected": expected}
+    return {
+        "alias": sink.prefix,
+        "active": target,
+        "retired": current,
+        "dropped": dropped,
+        "documents": documents,
+        "expected": expected,
+    }
 
 
-def drop(settings: Settings | None = None, names: list[str] | None = None, *,
-         all_retired: bool = False, force: bool = False,
-         sink: ElasticsearchTagSink | None = None) -> dict:
+def drop(
+    settings: Settings | None = None,
+    names: list[str] | None = None,
+    *,
+    all_retired: bool = False,
+    force: bool = False,
+    sink: ElasticsearchTagSink | None = None,
+) -> dict:
     """Delete retired version indexes (building only with ``force``, active never)."""
     settings = settings or load_settings()
     sink = _sink(sink)
@@ -100,13 +127,16 @@ def drop(settings: Settings | None = None, names: list[str] | None = None, *,
         names += [n for n, s in states.items() if s == "retired" and n not in names]
     for name in names:
         if name not in states:
-            raise SwitchRefused(f"no version index {name!r} of {sink.prefix} "
-                                "(see `es-index versions`)")
+            raise SwitchRefused(
+                f"no version index {name!r} of {sink.prefix} (see `es-index versions`)"
+            )
         if states[name] == "active":
             raise SwitchRefused(f"{name} is behind the alias {sink.prefix}; switch first")
         if states[name] == "building" and not force:
-            raise SwitchRefused(f"{name} is the configured taxonomy's index (workers write "
-                                "to it); pass --force to drop it anyway")
+            raise SwitchRefused(
+                f"{name} is the configured taxonomy's index (workers write "
+                "to it); pass --force to drop it anyway"
+            )
     for name in names:
         sink.es.request("drop index", lambda name=name: sink.client.indices.delete(index=name))
         log.info("dropped Elasticsearch index %s (%s)", name, states[name])

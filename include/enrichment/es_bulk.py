@@ -39,8 +39,14 @@ class EsWriteError(RuntimeError):
     and error type, for documents a bulk request could not write.
     """
 
-    def __init__(self, message: str, failures: dict[str, str] | None = None, *,
-                 status: int | None = None, error_type: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        failures: dict[str, str] | None = None,
+        *,
+        status: int | None = None,
+        error_type: str | None = None,
+    ):
         super().__init__(message)
         self.failures = failures or {}
         self.status = status
@@ -57,9 +63,16 @@ def _error_type(res: dict) -> tuple[str, str]:
 class EsRequests:
     """Retrying requests and chunked bulk writes through one client."""
 
-    def __init__(self, client: Any, url: str, *, max_retries: int = 5,
-                 backoff_seconds: float = 0.5, bulk_docs: int = 500,
-                 bulk_bytes: int = 5 * 1024 * 1024):
+    def __init__(
+        self,
+        client: Any,
+        url: str,
+        *,
+        max_retries: int = 5,
+        backoff_seconds: float = 0.5,
+        bulk_docs: int = 500,
+        bulk_bytes: int = 5 * 1024 * 1024,
+    ):
         self.client = client
         self.url = re.sub(r"//[^/@]*@", "//***@", url)  # no credentials in messages
         self.max_retries = max_retries
@@ -90,18 +103,22 @@ class EsRequests:
                     after = f" after {attempt} retries" if attempt else ""
                     raise EsWriteError(
                         f"Elasticsearch {what} failed{after}: {status} {exc.message}",
-                        status=status, error_type=str(exc.message)) from exc
+                        status=status,
+                        error_type=str(exc.message),
+                    ) from exc
                 reason = f"{status} {exc.message}"
             except (ConnectionError, ConnectionTimeout) as exc:
                 if attempt >= self.max_retries:
                     raise EsWriteError(
                         f"Elasticsearch at ENRICHMENT_ES_URL={self.url} is unreachable ({what}, "
-                        f"{attempt + 1} attempts): {type(exc).__name__}: {exc}") from exc
+                        f"{attempt + 1} attempts): {type(exc).__name__}: {exc}"
+                    ) from exc
                 reason = type(exc).__name__
             attempt += 1
             self.stats["retries"] += 1
-            log.warning("Elasticsearch %s: %s; retry %d of %d", what, reason, attempt,
-                        self.max_retries)
+            log.warning(
+                "Elasticsearch %s: %s; retry %d of %d", what, reason, attempt, self.max_retries
+            )
             self._sleep(attempt)
 
     def chunks(self, actions: list[Action]) -> Iterator[list[Action]]:
@@ -132,8 +149,9 @@ class EsRequests:
             self.stats["bulk_requests"] += 1
             items = resp["items"]
             if len(items) != len(pending):
-                raise EsWriteError(f"Elasticsearch bulk answered {len(items)} items for "
-                                   f"{len(pending)} actions")
+                raise EsWriteError(
+                    f"Elasticsearch bulk answered {len(items)} items for {len(pending)} actions"
+                )
             retry, fatal = [], []
             for i, item in zip(pending, items, strict=True):
                 op, res = next(iter(item.items()))
@@ -142,8 +160,10 @@ class EsRequests:
                 if status in RETRYABLE:
                     retry.append(i)
                 elif status >= 300 and not (
-                        status == 404 and op in ("delete", "update")
-                        and _error_type(res)[0] in _MISSING_OK):
+                    status == 404
+                    and op in ("delete", "update")
+                    and _error_type(res)[0] in _MISSING_OK
+                ):
                     fatal.append(i)
             if fatal:
                 raise self._failed(chunk, done, fatal, "")
@@ -154,24 +174,34 @@ class EsRequests:
             attempt += 1
             self.stats["retries"] += 1
             self.stats["items_resent"] += len(retry)
-            log.warning("Elasticsearch bulk: %d of %d items rejected (%s); resending them, "
-                        "retry %d of %d", len(retry), len(pending),
-                        _error_type(done[retry[0]])[0], attempt, self.max_retries)
+            log.warning(
+                "Elasticsearch bulk: %d of %d items rejected (%s); resending them, retry %d of %d",
+                len(retry),
+                len(pending),
+                _error_type(done[retry[0]])[0],
+                attempt,
+                self.max_retries,
+            )
             pending = retry
             self._sleep(attempt)
 
     @staticmethod
-    def _failed(chunk: list[Action], done: dict[int, dict], failed: list[int],
-                suffix: str) -> EsWriteError:
+    def _failed(
+        chunk: list[Action], done: dict[int, dict], failed: list[int], suffix: str
+    ) -> EsWriteError:
         failures = {}
         for i in failed:
             res = done[i]
             kind, reason = _error_type(res)
             doc_id = res.get("_id") or next(iter(chunk[i][0].values())).get("_id")
             failures[str(doc_id)] = f"{res.get('status')} {kind or '?'}" + (
-                f" ({reason})" if reason else "")
+                f" ({reason})" if reason else ""
+            )
         shown = "; ".join(f"{sku}: {why}" for sku, why in list(failures.items())[:10])
         more = f" (and {len(failures) - 10} more)" if len(failures) > 10 else ""
         indexes = sorted({str(done[i].get("_index", "?")) for i in failed})
-        return EsWriteError(f"Elasticsearch rejected {len(failures)} document(s) in "
-                            f"{', '.join(indexes)}{suffix}: {shown}{more}", failures)
+        return EsWriteError(
+            f"Elasticsearch rejected {len(failures)} document(s) in "
+            f"{', '.join(indexes)}{suffix}: {shown}{more}",
+            failures,
+        )

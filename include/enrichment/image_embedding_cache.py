@@ -29,7 +29,9 @@ class ImageEmbeddingCache:
         with connect(self.url) as conn, conn.cursor() as cur:
             cur.execute(
                 f"SELECT image_sha256, embedding FROM {self.schema}.image_embeddings "
-                "WHERE model_id = %s AND image_sha256 = ANY(%s)", (self.model_id, list(hashes)))
+                "WHERE model_id = %s AND image_sha256 = ANY(%s)",
+                (self.model_id, list(hashes)),
+            )
             return {h: np.asarray(e, dtype=np.float32) for h, e in cur.fetchall()}
 
     def put_many(self, embeddings: dict[str, np.ndarray]) -> None:
@@ -41,4 +43,5 @@ class ImageEmbeddingCache:
                 cur,
                 f"INSERT INTO {self.schema}.image_embeddings (image_sha256, model_id, embedding)"
                 " VALUES %s ON CONFLICT DO NOTHING",
-                [(h, self.model_id, [float(x) for x in v]) for h, v in embeddings.items()])
+                [(h, self.model_id, [float(x) for x in v]) for h, v in embeddings.items()],
+            )

@@ -47,8 +47,10 @@ def execution_mode(env: Mapping[str, str], variable: Lookup | None = None) -> st
     """``local`` or ``kubernetes``: ``ENRICHMENT_EXECUTION``, else Variable, else local."""
     mode = (_lookup(EXECUTION_ENV, env, variable) or "local").strip().lower()
     if mode not in MODES:
-        raise ConfigError(f"{EXECUTION_ENV} (or Airflow Variable {EXECUTION_ENV.lower()}) must "
-                          f"be one of {', '.join(MODES)}, got {mode!r}")
+        raise ConfigError(
+            f"{EXECUTION_ENV} (or Airflow Variable {EXECUTION_ENV.lower()}) must "
+            f"be one of {', '.join(MODES)}, got {mode!r}"
+        )
     return mode
 
 
@@ -107,6 +109,7 @@ def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
         if raw.strip() not in options:
             raise ValueError(f"must be one of {', '.join(options)}")
         return raw.strip()
+
     return parse
 
 
@@ -135,47 +138,82 @@ GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSc
 class PodSettings:
     """Every setting of the shard pods, with its default (see :func:`settings_table`)."""
 
-    image: str = _setting("catalog-enrichment-worker:0.1.0", _text,
-                          "GPU worker image (docker/worker.Dockerfile), with registry and tag")
+    image: str = _setting(
+        "catalog-enrichment-worker:0.1.0",
+        _text,
+        "GPU worker image (docker/worker.Dockerfile), with registry and tag",
+    )
     image_pull_policy: str = _setting("IfNotPresent", _choice(PULL_POLICIES), "image pull policy")
-    image_pull_secrets: tuple[str, ...] = _setting((), _names,
-                                                   "names of image pull Secrets, comma-separated")
+    image_pull_secrets: tuple[str, ...] = _setting(
+        (), _names, "names of image pull Secrets, comma-separated"
+    )
     namespace: str = _setting("enrichment", _text, "namespace of the shard pods")
     service_account: str = _setting("default", _text, "service account of the shard pods")
-    gpus: int = _setting(1, _count, "GPUs per shard pod; also the pool slots a shard takes",
-                         dag=True)
+    gpus: int = _setting(
+        1, _count, "GPUs per shard pod; also the pool slots a shard takes", dag=True
+    )
     gpu_resource: str = _setting("nvidia.com/gpu", _text, "extended resource name of a GPU")
     cpu_request: str = _setting("2", _quantity, "CPU request")
     cpu_limit: str = _setting("4", _quantity, "CPU limit")
     memory_request: str = _setting("8Gi", _quantity, "memory request")
     memory_limit: str = _setting("12Gi", _quantity, "memory limit")
-    node_selector: dict = _setting({"nvidia.com/gpu.present": "true"}, _mapping,
-                                   "node labels, k=v,k=v or a JSON object")
-    tolerations: tuple[dict, ...] = _setting((GPU_TOLERATION,), _tolerations,
-                                             "JSON list of tolerations (Kubernetes field names)")
-    connections: tuple[str, ...] = _setting(("enrichment_db", "enrichment_s3"), _names,
-                                            "Airflow connections given to the pods as Secrets")
-    sync_secrets: bool = _setting(True, _flag, "copy those connections into Kubernetes Secrets "
-                                  "before each pod starts (false: you manage the Secrets)")
+    node_selector: dict = _setting(
+        {"nvidia.com/gpu.present": "true"}, _mapping, "node labels, k=v,k=v or a JSON object"
+    )
+    tolerations: tuple[dict, ...] = _setting(
+        (GPU_TOLERATION,), _tolerations, "JSON list of tolerations (Kubernetes field names)"
+    )
+    connections: tuple[str, ...] = _setting(
+        ("enrichment_db", "enrichment_s3"),
+        _names,
+        "Airflow connections given to the pods as Secrets",
+    )
+    sync_secrets: bool = _setting(
+        True,
+        _flag,
+        "copy those connections into Kubernetes Secrets "
+        "before each pod starts (false: you manage the Secrets)",
+    )
     forward_exclude: tuple[str, ...] = _setting(
-        ("ENRICHMENT_DATA_DIR", "ENRICHMENT_CLIP_MODEL", "ENRICHMENT_EXECUTION",
-         "ENRICHMENT_DATABASE_URL", "ENRICHMENT_S3_ENDPOINT_URL"), _names,
-        "ENRICHMENT_* variables of the Airflow worker NOT copied into the pods")
+        (
+            "ENRICHMENT_DATA_DIR",
+            "ENRICHMENT_CLIP_MODEL",
+            "ENRICHMENT_EXECUTION",
+            "ENRICHMENT_DATABASE_URL",
+            "ENRICHMENT_S3_ENDPOINT_URL",
+        ),
+        _names,
+        "ENRICHMENT_* variables of the Airflow worker NOT copied into the pods",
+    )
     env: dict = _setting({}, _mapping, "extra non-secret pod environment, k=v,k=v or JSON")
     active_deadline_seconds: int = _setting(3600, _seconds, "pod deadline (activeDeadlineSeconds)")
-    startup_timeout_seconds: int = _setting(900, _seconds, "time allowed to schedule, pull and "
-                                            "start a pod (GPU node scale-up + image pull)")
+    startup_timeout_seconds: int = _setting(
+        900,
+        _seconds,
+        "time allowed to schedule, pull and start a pod (GPU node scale-up + image pull)",
+    )
     deferrable: bool = _setting(True, _flag, "wait for the pod in the triggerer, not a worker slot")
     get_logs: bool = _setting(True, _flag, "copy the pod log into the task log")
-    log_interval_seconds: int = _setting(0, _count, "deferrable mode: fetch the pod log every N "
-                                         "seconds while it runs (0: once, when it ends)")
-    on_finish_action: str = _setting("delete_succeeded_pod", _choice(FINISH_ACTIONS),
-                                     "what to do with a finished pod (the default keeps failed pods "
-                                     "for inspection)")
-    conn_id: str = _setting("kubernetes_default", _text,
-                                       "Airflow connection of the cluster (in-cluster if absent)")
-    pool: str = _setting("gpu_shards", _text, "Airflow pool of the shard pods; size it to the "
-                         "GPUs the platform may use, with include_deferred on", dag=True)
+    log_interval_seconds: int = _setting(
+        0,
+        _count,
+        "deferrable mode: fetch the pod log every N seconds while it runs (0: once, when it ends)",
+    )
+    on_finish_action: str = _setting(
+        "delete_succeeded_pod",
+        _choice(FINISH_ACTIONS),
+        "what to do with a finished pod (the default keeps failed pods for inspection)",
+    )
+    conn_id: str = _setting(
+        "kubernetes_default", _text, "Airflow connection of the cluster (in-cluster if absent)"
+    )
+    pool: str = _setting(
+        "gpu_shards",
+        _text,
+        "Airflow pool of the shard pods; size it to the "
+        "GPUs the platform may use, with include_deferred on",
+        dag=True,
+    )
     pod_name: str = _setting("enrichment-shard", _text, "pod name prefix (a suffix is added)")
 
     @classmethod
@@ -193,37 +231,46 @@ class PodSettings:
             try:
                 values[f.name] = f.metadata["parse"](raw)
             except (ValueError, TypeError) as exc:
-                raise ConfigError(f"{name} (or Airflow Variable {name.lower()}) = {raw!r}: "
-                                  f"{exc}") from exc
+                raise ConfigError(
+                    f"{name} (or Airflow Variable {name.lower()}) = {raw!r}: {exc}"
+                ) from exc
         return cls(**values)
 
     def resources(self) -> dict[str, dict[str, str]]:
         limits = {"cpu": self.cpu_limit, "memory": self.memory_limit}
         if self.gpus:
             limits[self.gpu_resource] = str(self.gpus)
-        return {"requests": {"cpu": self.cpu_request, "memory": self.memory_request},
-                "limits": limits}
+        return {
+            "requests": {"cpu": self.cpu_request, "memory": self.memory_request},
+            "limits": limits,
+        }
 
     def tolerations_snake(self) -> list[dict]:
         """Tolerations with the Python client's field names (``toleration_seconds``)."""
-        return [{("toleration_seconds" if k == "tolerationSeconds" else k): v
-                 for k, v in t.items()} for t in self.tolerations]
+        return [
+            {("toleration_seconds" if k == "tolerationSeconds" else k): v for k, v in t.items()}
+            for t in self.tolerations
+        ]
 
     def operator_kwargs(self) -> dict[str, Any]:
         """KubernetesPodOperator keyword arguments that need no Kubernetes model classes."""
         return {
-            "namespace": self.namespace, "image": self.image,
+            "namespace": self.namespace,
+            "image": self.image,
             "image_pull_policy": self.image_pull_policy,
             "service_account_name": self.service_account,
             "automount_service_account_token": False,
             "node_selector": dict(self.node_selector),
             "active_deadline_seconds": self.active_deadline_seconds,
             "startup_timeout_seconds": self.startup_timeout_seconds,
-            "deferrable": self.deferrable, "get_logs": self.get_logs,
+            "deferrable": self.deferrable,
+            "get_logs": self.get_logs,
             "logging_interval": self.log_interval_seconds or None,
             "on_finish_action": self.on_finish_action,
             "kubernetes_conn_id": self.conn_id,
-            "name": self.pod_name, "random_name_suffix": True, "do_xcom_push": False,
+            "name": self.pod_name,
+            "random_name_suffix": True,
+            "do_xcom_push": False,
         }
 
 
@@ -260,25 +307,37 @@ def pod_env(settings: PodSettings, environ: Mapping[str, str]) -> dict[str, str]
     """
     env: dict[str, str] = {}
     for name, value in sorted(environ.items()):
-        if (not name.startswith("ENRICHMENT_") or name.startswith(PREFIX) or value == ""
-                or name in settings.forward_exclude):
+        if (
+            not name.startswith("ENRICHMENT_")
+            or name.startswith(PREFIX)
+            or value == ""
+            or name in settings.forward_exclude
+        ):
             continue
         if looks_secret(name):
-            log.warning("%s is set on the Airflow worker but holds a credential; it is not "
-                        "copied into the pod spec. Give it to the pods through a connection in "
-                        "%sCONNECTIONS (extra 'pod_env').", name, PREFIX)
+            log.warning(
+                "%s is set on the Airflow worker but holds a credential; it is not "
+                "copied into the pod spec. Give it to the pods through a connection in "
+                "%sCONNECTIONS (extra 'pod_env').",
+                name,
+                PREFIX,
+            )
             continue
         env[name] = value
     for name, value in settings.env.items():
         if looks_secret(name):
-            raise ConfigError(f"{PREFIX}ENV sets {name}, a credential; credentials must come "
-                              f"from an Airflow connection listed in {PREFIX}CONNECTIONS")
+            raise ConfigError(
+                f"{PREFIX}ENV sets {name}, a credential; credentials must come "
+                f"from an Airflow connection listed in {PREFIX}CONNECTIONS"
+            )
         env[name] = value
     store = env.get("ENRICHMENT_SHARD_STORE", "")
     if not store.startswith("s3://"):
-        raise ConfigError("kubernetes execution needs ENRICHMENT_SHARD_STORE=s3://bucket/prefix "
-                          f"on the Airflow workers (got {store or 'the local default'!r}); "
-                          "shard pods cannot see a worker's folder")
+        raise ConfigError(
+            "kubernetes execution needs ENRICHMENT_SHARD_STORE=s3://bucket/prefix "
+            f"on the Airflow workers (got {store or 'the local default'!r}); "
+            "shard pods cannot see a worker's folder"
+        )
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
@@ -291,10 +350,17 @@ def secret_name(conn_id: str) -> str:
     return name[:253]
 
 
-def connection_env(conn_id: str, conn_type: str | None, *, host: str | None = None,
-                   login: str | None = None, password: str | None = None,
-                   port: int | None = None, schema: str | None = None,
-                   extra: Mapping[str, Any] | None = None) -> dict[str, str]:
+def connection_env(
+    conn_id: str,
+    conn_type: str | None,
+    *,
+    host: str | None = None,
+    login: str | None = None,
+    password: str | None = None,
+    port: int | None = None,
+    schema: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
     """The environment variables an Airflow connection gives the shard worker.
 
     ``postgres``: ``ENRICHMENT_DATABASE_URL``; ``aws``: the standard ``AWS_*`` variables
@@ -306,39 +372,59 @@ def connection_env(conn_id: str, conn_type: str | None, *, host: str | None = No
     kind = (conn_type or "").lower()
     if kind in ("postgres", "postgresql"):
         user = quote(login or "", safe="") + (":" + quote(password, safe="") if password else "")
-        query = {k: v for k, v in extra.items() if k in ("sslmode", "sslrootcert",
-                                                         "connect_timeout", "options")}
+        query = {
+            k: v
+            for k, v in extra.items()
+            if k in ("sslmode", "sslrootcert", "connect_timeout", "options")
+        }
         netloc = "" if not host or host.startswith("/") else host + (f":{port}" if port else "")
         if host and host.startswith("/"):
             query["host"] = host
         url = f"postgresql://{user + '@' if user else ''}{netloc}/{quote(schema or '', safe='')}"
         env["ENRICHMENT_DATABASE_URL"] = url + (f"?{urlencode(query)}" if query else "")
     elif kind == "aws":
-        pairs = {"AWS_ACCESS_KEY_ID": login, "AWS_SECRET_ACCESS_KEY": password,
-                 "AWS_SESSION_TOKEN": extra.get("aws_session_token"),
-                 "AWS_DEFAULT_REGION": extra.get("region_name"),
-                 "ENRICHMENT_S3_ENDPOINT_URL": extra.get("endpoint_url")}
+        pairs = {
+            "AWS_ACCESS_KEY_ID": login,
+            "AWS_SECRET_ACCESS_KEY": password,
+            "AWS_SESSION_TOKEN": extra.get("aws_session_token"),
+            "AWS_DEFAULT_REGION": extra.get("region_name"),
+            "ENRICHMENT_S3_ENDPOINT_URL": extra.get("endpoint_url"),
+        }
         env.update({k: str(v) for k, v in pairs.items() if v})
     pod_extra = extra.get("pod_env") or {}
     if not isinstance(pod_extra, Mapping):
         raise ConfigError(f"connection {conn_id}: extra 'pod_env' must be a JSON object")
     env.update({str(k): str(v) for k, v in pod_extra.items()})
     if not env:
-        raise ConfigError(f"connection {conn_id} (type {conn_type!r}) gives the pods nothing; "
-                          "use a postgres or aws connection, or add an extra 'pod_env' object")
+        raise ConfigError(
+            f"connection {conn_id} (type {conn_type!r}) gives the pods nothing; "
+            "use a postgres or aws connection, or add an extra 'pod_env' object"
+        )
     return env
 
 
 def secret_manifest(conn_id: str, namespace: str, data: Mapping[str, str]) -> dict:
     """The Kubernetes Secret (as a manifest) holding one connection's pod environment."""
-    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-            "metadata": {"name": secret_name(conn_id), "namespace": namespace,
-                         "labels": {"app.kubernetes.io/managed-by": "airflow",
-                                    "app.kubernetes.io/part-of": "catalog-enrichment"},
-                         "annotations": {"enrichment/airflow-connection": conn_id}},
-            "stringData": dict(data)}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": secret_name(conn_id),
+            "namespace": namespace,
+            "labels": {
+                "app.kubernetes.io/managed-by": "airflow",
+                "app.kubernetes.io/part-of": "catalog-enrichment",
+            },
+            "annotations": {"enrichment/airflow-connection": conn_id},
+        },
+        "stringData": dict(data),
+    }
 
 
 def pod_labels(shard: int) -> dict[str, str]:
-    return {"app.kubernetes.io/name": "catalog-enrichment",
-            "app.kubernetes.io/component": "shard-worker", "enrichment/shard": str(shard)}
+    return {
+        "app.kubernetes.io/name": "catalog-enrichment",
+        "app.kubernetes.io/component": "shard-worker",
+        "enrichment/shard": str(shard),
+    }

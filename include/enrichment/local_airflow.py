@@ -36,15 +36,22 @@ def airflow_env(settings: Settings | None = None) -> dict[str, str]:
         admin = db.server_url(settings)
         db.ensure_database(admin, "airflow")
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = db.sqlalchemy_url(
-            db.with_database(admin, "airflow"))
+            db.with_database(admin, "airflow")
+        )
     return env
 
 
-def airflow(args: list[str], env: dict[str, str], *, check: bool = True,
-            capture: bool = False) -> subprocess.CompletedProcess:
+def airflow(
+    args: list[str], env: dict[str, str], *, check: bool = True, capture: bool = False
+) -> subprocess.CompletedProcess:
     """Run ``airflow ARGS`` with this interpreter."""
-    return subprocess.run([sys.executable, "-m", "airflow", *args], env=env, check=check,
-                          text=True, capture_output=capture)
+    return subprocess.run(
+        [sys.executable, "-m", "airflow", *args],
+        env=env,
+        check=check,
+        text=True,
+        capture_output=capture,
+    )
 
 
 def migrate(env: dict[str, str]) -> None:
@@ -54,7 +61,9 @@ def migrate(env: dict[str, str]) -> None:
 
 def settings_file() -> Path:
     """``airflow_settings.yaml`` (``ENRICHMENT_AIRFLOW_SETTINGS`` overrides the path)."""
-    return Path(os.environ.get("ENRICHMENT_AIRFLOW_SETTINGS") or PROJECT_ROOT / "airflow_settings.yaml")
+    return Path(
+        os.environ.get("ENRICHMENT_AIRFLOW_SETTINGS") or PROJECT_ROOT / "airflow_settings.yaml"
+    )
 
 
 def settings_documents(path: Path) -> dict[str, dict]:
@@ -63,23 +72,35 @@ def settings_documents(path: Path) -> dict[str, dict]:
 
     section = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("airflow") or {}
     try:
-        pools = {p["pool_name"]: {"slots": int(p.get("pool_slot", 1)),
-                                  "description": p.get("pool_description") or "",
-                                  "include_deferred": bool(p.get("pool_include_deferred"))}
-                 for p in section.get("pools") or []}
-        variables = {v["variable_name"]: "" if v.get("variable_value") is None
-                     else str(v["variable_value"]) for v in section.get("variables") or []}
+        pools = {
+            p["pool_name"]: {
+                "slots": int(p.get("pool_slot", 1)),
+                "description": p.get("pool_description") or "",
+                "include_deferred": bool(p.get("pool_include_deferred")),
+            }
+            for p in section.get("pools") or []
+        }
+        variables = {
+            v["variable_name"]: "" if v.get("variable_value") is None else str(v["variable_value"])
+            for v in section.get("variables") or []
+        }
         connections = {}
         for c in section.get("connections") or []:
             extra = c.get("conn_extra")
             connections[c["conn_id"]] = {
-                "conn_type": c["conn_type"], "host": c.get("conn_host"),
-                "login": c.get("conn_login"), "password": c.get("conn_password"),
-                "schema": c.get("conn_schema"), "port": c.get("conn_port"),
-                "extra": json.dumps(extra) if isinstance(extra, dict) else extra}
+                "conn_type": c["conn_type"],
+                "host": c.get("conn_host"),
+                "login": c.get("conn_login"),
+                "password": c.get("conn_password"),
+                "schema": c.get("conn_schema"),
+                "port": c.get("conn_port"),
+                "extra": json.dumps(extra) if isinstance(extra, dict) else extra,
+            }
     except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"{path}: malformed airflow_settings entry ({exc!r}); see the Astro CLI "
-                          "format (conn_id/conn_type, pool_name/pool_slot, variable_name)") from exc
+        raise ConfigError(
+            f"{path}: malformed airflow_settings entry ({exc!r}); see the Astro CLI "
+            "format (conn_id/conn_type, pool_name/pool_slot, variable_name)"
+        ) from exc
     return {"pools": pools, "variables": variables, "connections": connections}
 
 
@@ -89,8 +110,9 @@ def import_settings(env: dict[str, str], path: Path | None = None) -> bool:
     path = path or settings_file()
     if not path.exists():
         return False
-    digest = hashlib.sha256(path.read_bytes() + env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "")
-                            .encode()).hexdigest()[:16]
+    digest = hashlib.sha256(
+        path.read_bytes() + env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "").encode()
+    ).hexdigest()[:16]
     marker = Path(env.get("AIRFLOW_HOME", ".")) / f".airflow-settings-{digest}"
     if marker.exists():
         return False
@@ -106,8 +128,9 @@ def import_settings(env: dict[str, str], path: Path | None = None) -> bool:
     return True
 
 
-def dags_test(dag_id: str, env: dict[str, str], *, conf: str | None = None,
-              quiet: bool = False) -> subprocess.CompletedProcess:
+def dags_test(
+    dag_id: str, env: dict[str, str], *, conf: str | None = None, quiet: bool = False
+) -> subprocess.CompletedProcess:
     """``airflow dags test DAG_ID`` (a real DAG run, tasks in this machine's processes)."""
     args = ["dags", "test", dag_id]
     if conf:

@@ -21,8 +21,11 @@ def platform_run_id(dag_id: str, airflow_run_id: str) -> str:
     return f"{dag_id}__{airflow_run_id}"
 
 
-def upper_bound(data_interval_end: datetime | None, run_after: datetime | None,
-                logical_date: datetime | None = None) -> datetime:
+def upper_bound(
+    data_interval_end: datetime | None,
+    run_after: datetime | None,
+    logical_date: datetime | None = None,
+) -> datetime:
     """A run's upper time bound: its data-interval end, else its trigger time.
 
     Never ``now()``: a retry of the same run must see the same input.
@@ -41,9 +44,16 @@ def ensure_ready(settings: Settings | None = None) -> None:
     schema.upgrade(db.database_url(settings), settings.state_schema)
 
 
-def run_all(run_id: str, upper: datetime, *, kind: str = "incremental",
-            selection: dict | None = None, settings: Settings | None = None,
-            use_clip: bool | None = None, progress: bool = False) -> dict:
+def run_all(
+    run_id: str,
+    upper: datetime,
+    *,
+    kind: str = "incremental",
+    selection: dict | None = None,
+    settings: Settings | None = None,
+    use_clip: bool | None = None,
+    progress: bool = False,
+) -> dict:
     """Detect, process every shard in-process, and commit one run; returns its summary."""
     settings = settings or load_settings()
     ensure_ready(settings)

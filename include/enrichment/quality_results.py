@@ -141,8 +141,11 @@ def to_check_result(
         ]
         samples = [row.get(index_column) for row in rows]
         samples = [str(s) for s in dict.fromkeys(samples) if s is not None][:SAMPLES]
-        text = (f"{int(observed)} of {total} {spec.unit} failing" if total is not None
-                else str(observed))
+        text = (
+            f"{int(observed)} of {total} {spec.unit} failing"
+            if total is not None
+            else str(observed)
+        )
         if samples and observed:
             text += f" (e.g. {', '.join(samples)})"
         detail.update(total=total, samples=samples)

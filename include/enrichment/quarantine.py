@@ -22,8 +22,9 @@ class QuarantineRecord:
     content_hash: str | None = None
 
 
-def replace(url: str, schema: str, skus: list[str], records: list[QuarantineRecord],
-            run_id: str | None) -> None:
+def replace(
+    url: str, schema: str, skus: list[str], records: list[QuarantineRecord], run_id: str | None
+) -> None:
     """Make ``records`` the quarantine of ``skus`` (others of those SKUs are cleared)."""
     if not skus:
         return
@@ -37,8 +38,11 @@ def replace(url: str, schema: str, skus: list[str], records: list[QuarantineReco
                     VALUES %s ON CONFLICT (sku, image_ref) DO UPDATE SET
                        reason = EXCLUDED.reason, detail = EXCLUDED.detail,
                        content_hash = EXCLUDED.content_hash, run_id = EXCLUDED.run_id""",
-                [(r.sku, r.image_ref, r.reason, (r.detail or "")[:500], r.content_hash, run_id)
-                 for r in records])
+                [
+                    (r.sku, r.image_ref, r.reason, (r.detail or "")[:500], r.content_hash, run_id)
+                    for r in records
+                ],
+            )
 
 
 def clear(url: str, schema: str, skus: list[str]) -> None:

@@ -32,17 +32,31 @@ class RunError(RuntimeError):
 def _get_run(cur, schema: str, run_id: str) -> dict | None:
     cur.execute(
         f"SELECT run_id, kind, status, lower_ts, upper_ts, params, shards, counts, summary, "
-        f"started_at, committed_at FROM {schema}.runs WHERE run_id = %s", (run_id,))
+        f"started_at, committed_at FROM {schema}.runs WHERE run_id = %s",
+        (run_id,),
+    )
     row = cur.fetchone()
     if row is None:
         return None
-    keys = ("run_id", "kind", "status", "lower_ts", "upper_ts", "params", "shards", "counts",
-            "summary", "started_at", "committed_at")
+    keys = (
+        "run_id",
+        "kind",
+        "status",
+        "lower_ts",
+        "upper_ts",
+        "params",
+        "shards",
+        "counts",
+        "summary",
+        "started_at",
+        "committed_at",
+    )
     return dict(zip(keys, row, strict=True))
 
 
-def _classify_all(conn, schema: str, snapshots, force: bool, counts: Counter,
-                  batch: int = 2000) -> list[ChangeItem]:
+def _classify_all(
+    conn, schema: str, snapshots, force: bool, counts: Counter, batch: int = 2000
+) -> list[ChangeItem]:
     items: list[ChangeItem] = []
     pending: list[ProductSnapshot] = []
 
@@ -67,8 +81,14 @@ def _classify_all(conn, schema: str, snapshots, force: bool, counts: Counter,
     return items
 
 
-def detect(run_id: str, upper: datetime, *, kind: str = "incremental",
-           selection: dict | None = None, settings: Settings | None = None) -> dict:
+def detect(
+    run_id: str,
+    upper: datetime,
+    *,
+    kind: str = "incremental",
+    selection: dict | None = None,
+    settings: Settings | None = None,
+) -> dict:
     """Detect (or return the already detected) change set of ``run_id``.
 
     ``selection`` (backfills): ``skus``, ``category``, ``since``, ``until``, ``force``,
@@ -82,23 +102,33 @@ def detect(run_id: str, upper: datetime, *, kind: str = "incremental",
     with connect(url) as conn, conn.cursor() as cur:
         existing = _get_run(cur, schema, run_id)
         if existing:
-            log.info("run %s already detected (%s): %d shards", run_id, existing["status"],
-                     existing["shards"])
+            log.info(
+                "run %s already detected (%s): %d shards",
+                run_id,
+                existing["status"],
+                existing["shards"],
+            )
             return existing
         counts: Counter = Counter()
         lower = None
         wm = None
         if kind == "incremental":
-            cur.execute(f"SELECT ts, last_id, deletes_ts FROM {schema}.watermarks "
-                        "WHERE name = %s", (src,))
+            cur.execute(
+                f"SELECT ts, last_id, deletes_ts FROM {schema}.watermarks WHERE name = %s", (src,)
+            )
             wm = cur.fetchone()
             if wm:
                 lower = changes.overlap_start(wm[0], settings.overlap_seconds)
             scan = changes.scan_window(conn, src, lower, upper)
         else:
             scan = changes.scan_selection(
-                conn, src, skus=selection.get("skus"), category=selection.get("category"),
-                since=selection.get("since"), until=selection.get("until") or upper)
+                conn,
+                src,
+                skus=selection.get("skus"),
+                category=selection.get("category"),
+                since=selection.get("since"),
+                until=selection.get("until") or upper,
+            )
         max_seen = [None, None]
 
         def tracked(snapshots):
@@ -132,37 +162,73 @@ def detect(run_id: str, upper: datetime, *, kind: str = "incremental",
             item.shard = n // size
         shard_count = (len(items) + size - 1) // size
         for shard in range(shard_count):
-            store.write_manifest(run_id, shard,
-                                 [i.to_json() for i in items[shard * size:(shard + 1) * size]])
+            store.write_manifest(
+                run_id, shard, [i.to_json() for i in items[shard * size : (shard + 1) * size]]
+            )
         new_wm = None
         if kind == "incremental":
             ts = max_seen[0] or (wm[0] if wm else None)
             if ts is not None:
-                new_wm = {"ts": ts.isoformat(),
-                          "last_id": max_seen[1] if max_seen[0] else wm[1],
-                          "deletes_ts": max(filter(None, [deletes_ts, wm[2] if wm else None,
-                                                          ts])).isoformat()}
-        params = {"selection": {k: (v.isoformat() if isinstance(v, datetime) else v)
-                                for k, v in selection.items()},
-                  "watermark": new_wm, "shard_store": store.root}
+                new_wm = {
+                    "ts": ts.isoformat(),
+                    "last_id": max_seen[1] if max_seen[0] else wm[1],
+                    "deletes_ts": max(
+                        filter(None, [deletes_ts, wm[2] if wm else None, ts])
+                    ).isoformat(),
+                }
+        params = {
+            "selection": {
+                k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in selection.items()
+            },
+            "watermark": new_wm,
+            "shard_store": store.root,
+        }
         cur.execute(
             f"""INSERT INTO {schema}.runs (run_id, kind, status, lower_ts, upper_ts, params,
                        shards, counts) VALUES (%s, %s, 'detected', %s, %s, %s, %s, %s)""",
-            (run_id, kind, lower[0] if lower else None, upper, Json(params), shard_count,
-             Json(dict(counts))))
+            (
+                run_id,
+                kind,
+                lower[0] if lower else None,
+                upper,
+                Json(params),
+                shard_count,
+                Json(dict(counts)),
+            ),
+        )
         if items:
             execute_values(
                 cur,
                 f"""INSERT INTO {schema}.run_items (run_id, sku, product_id, change_class,
                        shard, active, text_hash, image_hash, meta_hash, source_updated_at)
                     VALUES %s""",
-                [(run_id, i.sku, i.product_id, i.change_class, i.shard, i.active, i.text_hash,
-                  i.image_hash, i.meta_hash, i.source_updated_at) for i in items],
-                page_size=1000)
+                [
+                    (
+                        run_id,
+                        i.sku,
+                        i.product_id,
+                        i.change_class,
+                        i.shard,
+                        i.active,
+                        i.text_hash,
+                        i.image_hash,
+                        i.meta_hash,
+                        i.source_updated_at,
+                    )
+                    for i in items
+                ],
+                page_size=1000,
+            )
         run = _get_run(cur, schema, run_id)
-    log.info("run %s detected: %s; %d items in %d shards (window %s .. %s)", run_id,
-             ", ".join(f"{k}={v}" for k, v in sorted(counts.items())), len(items), shard_count,
-             run["lower_ts"], upper)
+    log.info(
+        "run %s detected: %s; %d items in %d shards (window %s .. %s)",
+        run_id,
+        ", ".join(f"{k}={v}" for k, v in sorted(counts.items())),
+        len(items),
+        shard_count,
+        run["lower_ts"],
+        upper,
+    )
     return run
 
 
@@ -182,8 +248,10 @@ def commit(run_id: str, *, settings: Settings | None = None) -> dict:
         results = [store.read_result(run_id, s) for s in range(run["shards"])]
         missing = [s for s, r in enumerate(results) if not r or r.get("status") != "ok"]
         if missing:
-            raise RunError(f"run {run_id}: shards {missing} have no successful result; "
-                           "re-run them before committing")
+            raise RunError(
+                f"run {run_id}: shards {missing} have no successful result; "
+                "re-run them before committing"
+            )
         cur.execute(
             f"""INSERT INTO {schema}.product_state AS s (sku, product_id, active, text_hash,
                        image_hash, meta_hash, source_updated_at, last_run_id)
@@ -199,7 +267,8 @@ def commit(run_id: str, *, settings: Settings | None = None) -> dict:
                        last_run_id = EXCLUDED.last_run_id, updated_at = clock_timestamp()
                  WHERE s.source_updated_at IS NULL OR EXCLUDED.source_updated_at IS NULL
                     OR EXCLUDED.source_updated_at >= s.source_updated_at""",
-            (run_id,))
+            (run_id,),
+        )
         wm = (run["params"] or {}).get("watermark")
         if run["kind"] == "incremental" and wm:
             cur.execute(
@@ -211,16 +280,21 @@ def commit(run_id: str, *, settings: Settings | None = None) -> dict:
                                       ELSE w.last_id END,
                        deletes_ts = GREATEST(w.deletes_ts, EXCLUDED.deletes_ts),
                        run_id = EXCLUDED.run_id, updated_at = clock_timestamp()""",
-                (src, wm["ts"], wm["last_id"], wm["deletes_ts"], run_id))
+                (src, wm["ts"], wm["last_id"], wm["deletes_ts"], run_id),
+            )
         summary = build_summary(run, results)
         cur.execute(
             f"""UPDATE {schema}.runs SET status = 'committed', committed_at = clock_timestamp(),
-                       summary = %s WHERE run_id = %s""", (Json(summary), run_id))
-        cur.execute(f"SELECT committed_at - started_at FROM {schema}.runs WHERE run_id = %s",
-                    (run_id,))
+                       summary = %s WHERE run_id = %s""",
+            (Json(summary), run_id),
+        )
+        cur.execute(
+            f"SELECT committed_at - started_at FROM {schema}.runs WHERE run_id = %s", (run_id,)
+        )
         summary["seconds"] = round(cur.fetchone()[0].total_seconds(), 1)
-        cur.execute(f"UPDATE {schema}.runs SET summary = %s WHERE run_id = %s",
-                    (Json(summary), run_id))
+        cur.execute(
+            f"UPDATE {schema}.runs SET summary = %s WHERE run_id = %s", (Json(summary), run_id)
+        )
     log.info("run %s committed: %s", run_id, json.dumps(summary, default=str))
     return summary
 
@@ -233,9 +307,12 @@ def build_summary(run: dict, results: list[dict]) -> dict:
     detected = {k: v for k, v in (run["counts"] or {}).items() if k != UNCHANGED}
     clip = any(r.get("clip_enabled") for r in results)
     return {
-        "run_id": run["run_id"], "kind": run["kind"],
-        "window": {"lower": run["lower_ts"].isoformat() if run["lower_ts"] else None,
-                   "upper": run["upper_ts"].isoformat()},
+        "run_id": run["run_id"],
+        "kind": run["kind"],
+        "window": {
+            "lower": run["lower_ts"].isoformat() if run["lower_ts"] else None,
+            "upper": run["upper_ts"].isoformat(),
+        },
         "changes": detected,
         "processed": int(counts.get("items", 0)),
         "skipped_unchanged": int((run["counts"] or {}).get(UNCHANGED, 0)),
@@ -248,24 +325,30 @@ def build_summary(run: dict, results: list[dict]) -> dict:
         "tags_written": int(counts.get("tags_written", 0)),
         "shards": run["shards"],
         "clip_enabled": clip,
-        "tag_model_id": next((r.get("tag_model_id") for r in results if r.get("tag_model_id")),
-                             None),
-        "taxonomy_version": next((r.get("taxonomy_version") for r in results
-                                  if r.get("taxonomy_version")), None),
+        "tag_model_id": next(
+            (r.get("tag_model_id") for r in results if r.get("tag_model_id")), None
+        ),
+        "taxonomy_version": next(
+            (r.get("taxonomy_version") for r in results if r.get("taxonomy_version")), None
+        ),
         "step_counts": dict(sorted(counts.items())),
     }
 
 
 def format_summary(summary: dict) -> str:
     """A readable multi-line rendering of a run summary."""
-    lines = [f"Run {summary['run_id']} ({summary['kind']}), window "
-             f"{summary['window']['lower'] or 'beginning'} .. {summary['window']['upper']}"]
+    lines = [
+        f"Run {summary['run_id']} ({summary['kind']}), window "
+        f"{summary['window']['lower'] or 'beginning'} .. {summary['window']['upper']}"
+    ]
     changes_line = ", ".join(f"{k}: {v}" for k, v in sorted(summary["changes"].items())) or "none"
     lines.append(f"  changes detected   {changes_line}")
     lines.append(f"  skipped unchanged  {summary['skipped_unchanged']}")
     lines.append(f"  processed items    {summary['processed']} in {summary['shards']} shard(s)")
-    lines.append(f"  re-tagged          {summary['retagged']} ({summary['tags_written']} tags)"
-                 + ("" if summary["clip_enabled"] else "  [CLIP off: pixel colour + text only]"))
+    lines.append(
+        f"  re-tagged          {summary['retagged']} ({summary['tags_written']} tags)"
+        + ("" if summary["clip_enabled"] else "  [CLIP off: pixel colour + text only]")
+    )
     lines.append(f"  text re-embedded   {summary['text_embedded']}")
     if summary.get("image_embedded"):
         lines.append(f"  image re-embedded  {summary['image_embedded']}")

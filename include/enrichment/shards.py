@@ -51,8 +51,10 @@ class ShardStore:
 
     @classmethod
     def from_settings(cls, settings) -> ShardStore:
-        return cls(settings.shard_store,
-                   s3_endpoint_url=os.environ.get("ENRICHMENT_S3_ENDPOINT_URL") or None)
+        return cls(
+            settings.shard_store,
+            s3_endpoint_url=os.environ.get("ENRICHMENT_S3_ENDPOINT_URL") or None,
+        )
 
     # -- low level -------------------------------------------------------------------
     def _s3(self):
@@ -68,8 +70,9 @@ class ShardStore:
     def put_text(self, name: str, text: str) -> None:
         """Write ``text`` under ``name`` atomically."""
         if self.is_s3:
-            self._s3().put_object(Bucket=self.bucket, Key=self._key(name),
-                                  Body=text.encode("utf-8"))
+            self._s3().put_object(
+                Bucket=self.bucket, Key=self._key(name), Body=text.encode("utf-8")
+            )
             return
         target = self.path / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -112,7 +115,8 @@ class ShardStore:
         if text is None:
             raise FileNotFoundError(
                 f"no manifest for run {run_id!r} shard {shard} at "
-                f"{self.uri(manifest_name(run_id, shard))}; was the detect step run?")
+                f"{self.uri(manifest_name(run_id, shard))}; was the detect step run?"
+            )
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
     def write_result(self, run_id: str, shard: int, result: dict) -> str:

@@ -13,13 +13,17 @@ def platform_status(settings: Settings | None = None) -> dict:
     s, src = settings.state_schema, settings.source_schema
     out: dict = {}
     with connect(url) as conn, conn.cursor() as cur:
-        cur.execute(f"SELECT count(*) FILTER (WHERE NOT is_deleted), "
-                    f"count(*) FILTER (WHERE is_deleted) FROM {src}.products")
+        cur.execute(
+            f"SELECT count(*) FILTER (WHERE NOT is_deleted), "
+            f"count(*) FILTER (WHERE is_deleted) FROM {src}.products"
+        )
         out["products_active"], out["products_deleted"] = cur.fetchone()
         out["products_hard_deleted"] = 0
         if _exists(cur, f"{src}.product_tombstones"):
-            cur.execute(f"SELECT count(DISTINCT sku) FROM {src}.product_tombstones t WHERE NOT "
-                        f"EXISTS (SELECT 1 FROM {src}.products p WHERE p.sku = t.sku)")
+            cur.execute(
+                f"SELECT count(DISTINCT sku) FROM {src}.product_tombstones t WHERE NOT "
+                f"EXISTS (SELECT 1 FROM {src}.products p WHERE p.sku = t.sku)"
+            )
             out["products_hard_deleted"] = cur.fetchone()[0]
         cur.execute(f"""SELECT count(DISTINCT t.sku) FROM {s}.tags t
                          JOIN {src}.products p ON p.sku = t.sku AND NOT p.is_deleted""")
@@ -27,16 +31,21 @@ def platform_status(settings: Settings | None = None) -> dict:
         cur.execute(f"""SELECT count(DISTINCT t.sku) FROM {s}.tags t WHERE NOT EXISTS
                         (SELECT 1 FROM {src}.products p WHERE p.sku = t.sku AND NOT p.is_deleted)""")
         out["orphan_tags"] = cur.fetchone()[0]
-        cur.execute(f"SELECT name, kind, model_id, dim FROM {s}.vector_indexes "
-                    "WHERE state = 'active' ORDER BY kind")
+        cur.execute(
+            f"SELECT name, kind, model_id, dim FROM {s}.vector_indexes "
+            "WHERE state = 'active' ORDER BY kind"
+        )
         active = cur.fetchall()
         kinds = {k: n for n, k, _, _ in active}
         out["vector_indexes_active"] = [
-            {"name": n, "kind": k, "model_id": m, "dim": d} for n, k, m, d in active]
+            {"name": n, "kind": k, "model_id": m, "dim": d} for n, k, m, d in active
+        ]
         configured = list(settings.vector_kinds)
         if all(k in kinds for k in configured):
-            joins = " ".join(f"JOIN {s}.vec_{kinds[k]} v{i} ON v{i}.sku = p.sku"
-                             for i, k in enumerate(configured))
+            joins = " ".join(
+                f"JOIN {s}.vec_{kinds[k]} v{i} ON v{i}.sku = p.sku"
+                for i, k in enumerate(configured)
+            )
             cur.execute(f"SELECT count(*) FROM {src}.products p {joins} WHERE NOT p.is_deleted")
             out["vectors_active"] = cur.fetchone()[0]
         else:
@@ -50,10 +59,14 @@ def platform_status(settings: Settings | None = None) -> dict:
         cur.execute(f"SELECT count(*) FROM {s}.quarantine")
         out["quarantined"] = cur.fetchone()[0]
         cur.execute(f"SELECT name, ts, last_id, run_id FROM {s}.watermarks ORDER BY name")
-        out["watermarks"] = [{"name": n, "ts": ts.isoformat(), "last_id": i, "run_id": r}
-                             for n, ts, i, r in cur.fetchall()]
-        cur.execute(f"SELECT summary FROM {s}.runs WHERE status = 'committed' "
-                    "ORDER BY committed_at DESC LIMIT 1")
+        out["watermarks"] = [
+            {"name": n, "ts": ts.isoformat(), "last_id": i, "run_id": r}
+            for n, ts, i, r in cur.fetchall()
+        ]
+        cur.execute(
+            f"SELECT summary FROM {s}.runs WHERE status = 'committed' "
+            "ORDER BY committed_at DESC LIMIT 1"
+        )
         row = cur.fetchone()
         out["last_run"] = row[0] if row else None
         cur.execute(f"SELECT count(*) FROM {s}.runs WHERE status = 'detected'")

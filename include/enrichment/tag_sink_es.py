@@ -32,12 +32,27 @@ _KW = {"type": "keyword"}
 MAPPING = {
     "dynamic": "strict",
     "properties": {
-        "sku": _KW, "title": {"type": "text"}, "brand": _KW, "category": _KW,
-        "price": {"type": "scaled_float", "scaling_factor": 100}, "stock": {"type": "integer"},
-        "active": {"type": "boolean"}, "content_hash": _KW, "taxonomy_version": _KW,
-        "model_id": _KW, "run_id": _KW, "updated_at": {"type": "date"},
-        "tags": {"type": "nested", "properties": {
-            "attribute": _KW, "value": _KW, "confidence": {"type": "float"}, "sources": _KW}},
+        "sku": _KW,
+        "title": {"type": "text"},
+        "brand": _KW,
+        "category": _KW,
+        "price": {"type": "scaled_float", "scaling_factor": 100},
+        "stock": {"type": "integer"},
+        "active": {"type": "boolean"},
+        "content_hash": _KW,
+        "taxonomy_version": _KW,
+        "model_id": _KW,
+        "run_id": _KW,
+        "updated_at": {"type": "date"},
+        "tags": {
+            "type": "nested",
+            "properties": {
+                "attribute": _KW,
+                "value": _KW,
+                "confidence": {"type": "float"},
+                "sources": _KW,
+            },
+        },
     },
 }
 METADATA_FIELDS = ("title", "brand", "category", "price", "stock", "active")
@@ -62,27 +77,40 @@ class EsConfig:
     def from_env(cls) -> EsConfig:
         url = _env("ENRICHMENT_ES_URL")
         if not url:
-            raise ConfigError("ENRICHMENT_ES_URL is not set (e.g. http://localhost:9200); "
-                              "the elasticsearch tag sink needs it")
-        api_key, user, password = (_env("ENRICHMENT_ES_API_KEY"), _env("ENRICHMENT_ES_USERNAME"),
-                                   _env("ENRICHMENT_ES_PASSWORD"))
+            raise ConfigError(
+                "ENRICHMENT_ES_URL is not set (e.g. http://localhost:9200); "
+                "the elasticsearch tag sink needs it"
+            )
+        api_key, user, password = (
+            _env("ENRICHMENT_ES_API_KEY"),
+            _env("ENRICHMENT_ES_USERNAME"),
+            _env("ENRICHMENT_ES_PASSWORD"),
+        )
         if api_key and user:
             raise ConfigError("set ENRICHMENT_ES_API_KEY or ENRICHMENT_ES_USERNAME, not both")
         if user and not password:
             raise ConfigError("ENRICHMENT_ES_USERNAME is set but ENRICHMENT_ES_PASSWORD is not")
         prefix = _env("ENRICHMENT_ES_INDEX_PREFIX", "catalog-tags")
         if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,200}", prefix):
-            raise ConfigError(f"ENRICHMENT_ES_INDEX_PREFIX={prefix!r}: use lower-case letters, "
-                              "digits, '.', '_' and '-' (an Elasticsearch index name)")
+            raise ConfigError(
+                f"ENRICHMENT_ES_INDEX_PREFIX={prefix!r}: use lower-case letters, "
+                "digits, '.', '_' and '-' (an Elasticsearch index name)"
+            )
         retries = _env_int("ENRICHMENT_ES_MAX_RETRIES", 5)
         if retries < 0:
             raise ConfigError(f"ENRICHMENT_ES_MAX_RETRIES must be >= 0, got {retries}")
-        return cls(url=url, api_key=api_key, username=user, password=password, prefix=prefix,
-                   verify_certs=_env_bool("ENRICHMENT_ES_VERIFY_CERTS", True),
-                   ca_certs=_env("ENRICHMENT_ES_CA_CERTS"),
-                   timeout_seconds=_env_float("ENRICHMENT_ES_TIMEOUT_SECONDS", 30.0),
-                   max_retries=retries,
-                   backoff_seconds=_env_float("ENRICHMENT_ES_RETRY_BACKOFF_SECONDS", 0.5))
+        return cls(
+            url=url,
+            api_key=api_key,
+            username=user,
+            password=password,
+            prefix=prefix,
+            verify_certs=_env_bool("ENRICHMENT_ES_VERIFY_CERTS", True),
+            ca_certs=_env("ENRICHMENT_ES_CA_CERTS"),
+            timeout_seconds=_env_float("ENRICHMENT_ES_TIMEOUT_SECONDS", 30.0),
+            max_retries=retries,
+            backoff_seconds=_env_float("ENRICHMENT_ES_RETRY_BACKOFF_SECONDS", 0.5),
+        )
 
 
 def index_name(prefix: str, taxonomy_version: str) -> str:
@@ -101,13 +129,27 @@ def full_source(d: TagDocument) -> dict:
     """The Elasticsearch document of one SKU: product document plus its tags."""
     p = d.doc
     return {
-        "sku": p.sku, "title": p.title, "brand": p.brand, "category": p.category,
-        "price": p.price, "stock": p.stock, "active": p.active,
-        "content_hash": d.content_hash or p.content_hash, "taxonomy_version": d.taxonomy_version,
-        "model_id": d.model_id, "run_id": d.run_id, "updated_at": _now(),
-        "tags": [{"attribute": t["attribute"], "value": t["value"],
-                  "confidence": float(t["confidence"]), "sources": list(t["sources"])}
-                 for t in d.tags],
+        "sku": p.sku,
+        "title": p.title,
+        "brand": p.brand,
+        "category": p.category,
+        "price": p.price,
+        "stock": p.stock,
+        "active": p.active,
+        "content_hash": d.content_hash or p.content_hash,
+        "taxonomy_version": d.taxonomy_version,
+        "model_id": d.model_id,
+        "run_id": d.run_id,
+        "updated_at": _now(),
+        "tags": [
+            {
+                "attribute": t["attribute"],
+                "value": t["value"],
+                "confidence": float(t["confidence"]),
+                "sources": list(t["sources"]),
+            }
+            for t in d.tags
+        ],
     }
 
 
@@ -124,14 +166,19 @@ class ElasticsearchTagSink:
 
     name = "elasticsearch"
 
-    def __init__(self, config: EsConfig, *, bulk_docs: int = 500,
-                 bulk_bytes: int = 5 * 1024 * 1024):
+    def __init__(
+        self, config: EsConfig, *, bulk_docs: int = 500, bulk_bytes: int = 5 * 1024 * 1024
+    ):
         from elasticsearch import Elasticsearch
 
         self.config = config
         self.prefix = config.prefix
-        kw: dict = {"request_timeout": config.timeout_seconds, "max_retries": 0,
-                    "retry_on_status": (), "retry_on_timeout": False}
+        kw: dict = {
+            "request_timeout": config.timeout_seconds,
+            "max_retries": 0,
+            "retry_on_status": (),
+            "retry_on_timeout": False,
+        }
         if config.url.startswith("https:"):
             kw["verify_certs"] = config.verify_certs
             if config.ca_certs:
@@ -141,9 +188,14 @@ class ElasticsearchTagSink:
         elif config.username:
             kw["basic_auth"] = (config.username, config.password or "")
         self.client = Elasticsearch(config.url, **kw)
-        self.es = EsRequests(self.client, config.url, max_retries=config.max_retries,
-                             backoff_seconds=config.backoff_seconds, bulk_docs=bulk_docs,
-                             bulk_bytes=bulk_bytes)
+        self.es = EsRequests(
+            self.client,
+            config.url,
+            max_retries=config.max_retries,
+            backoff_seconds=config.backoff_seconds,
+            bulk_docs=bulk_docs,
+            bulk_bytes=bulk_bytes,
+        )
 
     @classmethod
     def from_env(cls) -> ElasticsearchTagSink:
@@ -160,20 +212,26 @@ class ElasticsearchTagSink:
 
     def indexes(self) -> dict[str, dict]:
         """``{index: {"taxonomy_version", "aliased"}}`` of every version index of the prefix."""
-        resp = self.es.request("list indexes", lambda: self.client.indices.get(
-            index=f"{self.prefix}-*", expand_wildcards="open"))
+        resp = self.es.request(
+            "list indexes",
+            lambda: self.client.indices.get(index=f"{self.prefix}-*", expand_wildcards="open"),
+        )
         out = {}
         for name, body in sorted(resp.body.items()):
             meta = (body.get("mappings") or {}).get("_meta") or {}
             if meta.get("prefix") == self.prefix:  # not another prefix sharing the pattern
-                out[name] = {"taxonomy_version": meta.get("taxonomy_version"),
-                             "aliased": self.prefix in (body.get("aliases") or {})}
+                out[name] = {
+                    "taxonomy_version": meta.get("taxonomy_version"),
+                    "aliased": self.prefix in (body.get("aliases") or {}),
+                }
         return out
 
     def alias_indexes(self) -> list[str]:
         """Indexes behind the read alias (one, unless someone edited it by hand)."""
-        resp = self.es.request("read alias", lambda: self.client.options(
-            ignore_status=404).indices.get_alias(name=self.prefix))
+        resp = self.es.request(
+            "read alias",
+            lambda: self.client.options(ignore_status=404).indices.get_alias(name=self.prefix),
+        )
         return sorted(k for k, v in resp.body.items() if isinstance(v, dict) and "aliases" in v)
 
     def ensure_index(self, taxonomy_version: str) -> str:
@@ -185,14 +243,21 @@ class ElasticsearchTagSink:
         name = self.index_for(taxonomy_version)
         if self.es.request("check index", lambda: self.client.indices.exists(index=name)):
             return name
-        mapping = {**MAPPING, "_meta": {"prefix": self.prefix,
-                                        "taxonomy_version": taxonomy_version}}
+        mapping = {
+            **MAPPING,
+            "_meta": {"prefix": self.prefix, "taxonomy_version": taxonomy_version},
+        }
         aliases = None if self.alias_indexes() else {self.prefix: {}}
         try:
-            self.es.request("create index", lambda: self.client.indices.create(
-                index=name, mappings=mapping, aliases=aliases))
-            log.info("created Elasticsearch index %s%s", name,
-                     f" behind alias {self.prefix}" if aliases else "")
+            self.es.request(
+                "create index",
+                lambda: self.client.indices.create(index=name, mappings=mapping, aliases=aliases),
+            )
+            log.info(
+                "created Elasticsearch index %s%s",
+                name,
+                f" behind alias {self.prefix}" if aliases else "",
+            )
         except EsWriteError as exc:
             if exc.error_type != "resource_already_exists_exception":  # a parallel worker won
                 raise
@@ -206,8 +271,11 @@ class ElasticsearchTagSink:
             if not version:
                 raise ValueError("tag documents need a taxonomy_version (it names the index)")
             name = self.ensure_index(version)
-            actions += [({"index": {"_index": name, "_id": d.doc.sku}}, full_source(d))
-                        for d in docs if d.taxonomy_version == version]
+            actions += [
+                ({"index": {"_index": name, "_id": d.doc.sku}}, full_source(d))
+                for d in docs
+                if d.taxonomy_version == version
+            ]
         results = self.es.bulk(actions)
         self.stats["docs_indexed"] += len(results)
         return len(results)
@@ -215,8 +283,14 @@ class ElasticsearchTagSink:
     def update_metadata(self, docs: list[ProductDoc]) -> int:
         """Partial updates of product fields in every version index; missing docs counted."""
         names = list(self.indexes()) if docs else []
-        actions = [({"update": {"_index": n, "_id": p.sku, "retry_on_conflict": 3}},
-                    {"doc": metadata_source(p)}) for n in names for p in docs]
+        actions = [
+            (
+                {"update": {"_index": n, "_id": p.sku, "retry_on_conflict": 3}},
+                {"doc": metadata_source(p)},
+            )
+            for n in names
+            for p in docs
+        ]
         results = self.es.bulk(actions)
         missing = sum(1 for r in results if r.get("status") == 404)
         self.stats["docs_updated"] += len(results) - missing
@@ -226,8 +300,9 @@ class ElasticsearchTagSink:
     def delete(self, skus: list[str]) -> int:
         """Delete ``skus`` from every version index (absent ones are fine)."""
         names = list(self.indexes()) if skus else []
-        results = self.es.bulk([({"delete": {"_index": n, "_id": s}}, None)
-                                for n in names for s in skus])
+        results = self.es.bulk(
+            [({"delete": {"_index": n, "_id": s}}, None) for n in names for s in skus]
+        )
         deleted = sum(1 for r in results if r.get("result") == "deleted")
         self.stats["docs_deleted"] += deleted
         return deleted
@@ -239,14 +314,17 @@ class ElasticsearchTagSink:
         if index is None and not self.alias_indexes():
             return 0
         self.es.request("refresh", lambda: self.client.indices.refresh(index=target))
-        resp = self.es.request("count", lambda: self.client.count(
-            index=target, query={"term": {"active": True}}))
+        resp = self.es.request(
+            "count", lambda: self.client.count(index=target, query={"term": {"active": True}})
+        )
         return int(resp["count"])
 
     def get(self, sku: str, index: str | None = None) -> dict | None:
         """A document's source (real-time), or None."""
-        resp = self.es.request("get", lambda: self.client.options(ignore_status=404).get(
-            index=index or self.prefix, id=sku))
+        resp = self.es.request(
+            "get",
+            lambda: self.client.options(ignore_status=404).get(index=index or self.prefix, id=sku),
+        )
         return resp.body.get("_source") if resp.body.get("found") else None
 
     def close(self) -> None:

@@ -77,8 +77,10 @@ class PostgresTagStore:
                    content_hash = coalesce(EXCLUDED.content_hash,
                                            {self.schema}.product_docs.content_hash),
                    updated_at = clock_timestamp()""",
-            [(d.sku, d.title, d.brand, d.category, d.price, d.stock, d.active, d.content_hash)
-             for d in docs],
+            [
+                (d.sku, d.title, d.brand, d.category, d.price, d.stock, d.active, d.content_hash)
+                for d in docs
+            ],
         )
 
     def replace_tags(self, docs: list[TagDocument]) -> int:
@@ -86,14 +88,25 @@ class PostgresTagStore:
         if not docs:
             return 0
         rows = [
-            (d.doc.sku, t["attribute"], t["value"], float(t["confidence"]), list(t["sources"]),
-             d.taxonomy_version, d.model_id, d.content_hash, d.run_id)
-            for d in docs for t in d.tags
+            (
+                d.doc.sku,
+                t["attribute"],
+                t["value"],
+                float(t["confidence"]),
+                list(t["sources"]),
+                d.taxonomy_version,
+                d.model_id,
+                d.content_hash,
+                d.run_id,
+            )
+            for d in docs
+            for t in d.tags
         ]
         with connect(self.url) as conn, conn.cursor() as cur:
             self._upsert_docs(cur, [d.doc for d in docs])
-            cur.execute(f"DELETE FROM {self.schema}.tags WHERE sku = ANY(%s)",
-                        ([d.doc.sku for d in docs],))
+            cur.execute(
+                f"DELETE FROM {self.schema}.tags WHERE sku = ANY(%s)", ([d.doc.sku for d in docs],)
+            )
             if rows:
                 execute_values(
                     cur,
@@ -127,7 +140,9 @@ class PostgresTagStore:
         with connect(self.url) as conn, conn.cursor() as cur:
             cur.execute(
                 f"SELECT sku, content_hash FROM {self.schema}.product_docs "
-                "WHERE sku = ANY(%s) AND content_hash IS NOT NULL", (skus,))
+                "WHERE sku = ANY(%s) AND content_hash IS NOT NULL",
+                (skus,),
+            )
             return dict(cur.fetchall())
 
 
@@ -177,8 +192,9 @@ def tag_sinks_from_env() -> list:
     sinks = []
     for name in dict.fromkeys(n for n in names if n):
         if name not in TAG_SINKS:
-            raise ConfigError(f"ENRICHMENT_TAG_SINKS: {name!r} is not a known tag sink "
-                              f"({', '.join(TAG_SINKS)})")
+            raise ConfigError(
+                f"ENRICHMENT_TAG_SINKS: {name!r} is not a known tag sink ({', '.join(TAG_SINKS)})"
+            )
         from enrichment.tag_sink_es import ElasticsearchTagSink
 
         sinks.append(ElasticsearchTagSink.from_env())

@@ -181,7 +181,9 @@ class Tagger:
         if todo:
             keys = list(todo)
             matrix = self.clip.similarities(
-                [todo[k] for k in keys], self.taxonomy, self.cache_dir,
+                [todo[k] for k in keys],
+                self.taxonomy,
+                self.cache_dir,
                 keys=[k if isinstance(k, str) else None for k in keys],
             )
             self.image_scorings += len(keys)

@@ -132,8 +132,9 @@ def sync_images(
             if img is not None and hasattr(img, "image")
         ]
         counts["image_vectors_unavailable"] += len(reps) - len(ok)
-        vectors = embedder.embed([img.image for _, img in ok],
-                                 keys=[getattr(img, "sha256", None) for _, img in ok])
+        vectors = embedder.embed(
+            [img.image for _, img in ok], keys=[getattr(img, "sha256", None) for _, img in ok]
+        )
         return {i.image_hash: v for (i, _), v in zip(ok, vectors, strict=True)}
 
     missing = _sync(

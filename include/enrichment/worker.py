@@ -33,20 +33,31 @@ DECODE_MAX_SIDE = 512  # JPEGs decode at a reduced DCT scale: CLIP sees 224 px, 
 
 def _doc(item: ChangeItem, content_hash: str | None = None) -> ProductDoc:
     p = item.product or {}
-    return ProductDoc(sku=item.sku, title=p.get("title"), brand=p.get("brand"),
-                      category=p.get("category"), price=p.get("price"), stock=p.get("stock"),
-                      active=item.active, content_hash=content_hash)
+    return ProductDoc(
+        sku=item.sku,
+        title=p.get("title"),
+        brand=p.get("brand"),
+        category=p.get("category"),
+        price=p.get("price"),
+        stock=p.get("stock"),
+        active=item.active,
+        content_hash=content_hash,
+    )
 
 
 def _vector_meta(item: ChangeItem) -> dict:
     p = item.product or {}
-    return {"category": p.get("category"), "brand": p.get("brand"), "price": p.get("price"),
-            "active": item.active}
+    return {
+        "category": p.get("category"),
+        "brand": p.get("brand"),
+        "price": p.get("price"),
+        "active": item.active,
+    }
 
 
 def _chunks(seq: list, size: int):
     for start in range(0, len(seq), size):
-        yield seq[start:start + size]
+        yield seq[start : start + size]
 
 
 class ShardWorker:
@@ -74,7 +85,8 @@ class ShardWorker:
                 from enrichment.image_embedding_cache import ImageEmbeddingCache
 
                 self._tagger.clip.embedding_cache = ImageEmbeddingCache(
-                    self.url, self.schema, self._tagger.model_id)
+                    self.url, self.schema, self._tagger.model_id
+                )
         return self._tagger
 
     @property
@@ -99,8 +111,9 @@ class ShardWorker:
         """Process one shard and write its result; skipped when already done unless forced."""
         previous = self.shards.read_result(run_id, shard)
         if previous and previous.get("status") == "ok" and not force:
-            log.info("run %s shard %d already processed; skipping (use --force to redo)",
-                     run_id, shard)
+            log.info(
+                "run %s shard %d already processed; skipping (use --force to redo)", run_id, shard
+            )
             return {**previous, "skipped_already_done": True}
         started = time.monotonic()
         items = [ChangeItem.from_json(d) for d in self.shards.read_manifest(run_id, shard)]
@@ -115,7 +128,10 @@ class ShardWorker:
             self._embed_images([i for i in items if i.embed_image], counts)
 
         result = {
-            "run_id": run_id, "shard": shard, "status": "ok", "counts": dict(counts),
+            "run_id": run_id,
+            "shard": shard,
+            "status": "ok",
+            "counts": dict(counts),
             "seconds": round(time.monotonic() - started, 3),
             "finished_at": datetime.now(UTC).isoformat(),
             "clip_enabled": bool(self._tagger and self._tagger.clip_enabled),
@@ -124,8 +140,13 @@ class ShardWorker:
             "text_model_id": self._embedder.model_id if self._embedder else None,
         }
         self.shards.write_result(run_id, shard, result)
-        log.info("run %s shard %d: %s in %.1fs", run_id, shard,
-                 ", ".join(f"{k}={v}" for k, v in sorted(counts.items())), result["seconds"])
+        log.info(
+            "run %s shard %d: %s in %.1fs",
+            run_id,
+            shard,
+            ", ".join(f"{k}={v}" for k, v in sorted(counts.items())),
+            result["seconds"],
+        )
         return result
 
     # -- steps -------------------------------------------------------------------------
@@ -143,7 +164,8 @@ class ShardWorker:
             return
         counts["docs_metadata_updated"] += self.tags.update_metadata([_doc(i) for i in items])
         counts["vectors_metadata_updated"] += self.vectors.update_metadata(
-            None, {i.sku: _vector_meta(i) for i in items})
+            None, {i.sku: _vector_meta(i) for i in items}
+        )
 
     def _load_images(self, items: list[ChangeItem]) -> list:
         from enrichment.images import ImageRejected, fetch_image, policy_from_settings
@@ -176,29 +198,45 @@ class ShardWorker:
                 p = item.product or {}
                 image = image_hash = None
                 if isinstance(img, ImageRejected):
-                    bad.append(quarantine.QuarantineRecord(
-                        item.sku, p["images"][0], img.reason, img.detail, img.content_hash))
+                    bad.append(
+                        quarantine.QuarantineRecord(
+                            item.sku, p["images"][0], img.reason, img.detail, img.content_hash
+                        )
+                    )
                 elif img is not None:
                     image, image_hash = img.image, img.sha256
                 else:
                     counts["items_without_image"] += 1
-                inputs.append(TagInput(sku=item.sku, title=p.get("title") or "",
-                                       description=p.get("description") or "",
-                                       category=p.get("category"), image=image,
-                                       image_hash=image_hash))
+                inputs.append(
+                    TagInput(
+                        sku=item.sku,
+                        title=p.get("title") or "",
+                        description=p.get("description") or "",
+                        category=p.get("category"),
+                        image=image,
+                        image_hash=image_hash,
+                    )
+                )
             results = tagger.tag(inputs)
-            docs = [TagDocument(doc=_doc(i, i.content_hash), tags=[t.to_dict() for t in tags],
-                                taxonomy_version=tagger.taxonomy_version,
-                                model_id=tagger.model_id, content_hash=i.content_hash or "",
-                                run_id=run_id)
-                    for i, tags in zip(batch, results, strict=True)]
+            docs = [
+                TagDocument(
+                    doc=_doc(i, i.content_hash),
+                    tags=[t.to_dict() for t in tags],
+                    taxonomy_version=tagger.taxonomy_version,
+                    model_id=tagger.model_id,
+                    content_hash=i.content_hash or "",
+                    run_id=run_id,
+                )
+                for i, tags in zip(batch, results, strict=True)
+            ]
             counts["tags_written"] += self.tags.replace_tags(docs)
             counts["items_tagged"] += len(batch)
             counts["items_with_no_tag"] += sum(1 for tags in results if not tags)
             quarantine.replace(self.url, self.schema, [i.sku for i in batch], bad, run_id)
             counts["images_quarantined"] += len(bad)
-            counts["images_loaded"] += sum(1 for x in loaded
-                                           if x is not None and not isinstance(x, ImageRejected))
+            counts["images_loaded"] += sum(
+                1 for x in loaded if x is not None and not isinstance(x, ImageRejected)
+            )
 
     def _embed_text(self, items: list[ChangeItem], counts: Counter) -> None:
         """Text vectors into the configured model's index version (see vector_sync)."""
@@ -217,15 +255,20 @@ class ShardWorker:
             from enrichment.embeddings import ImageEmbedder
             from enrichment.vector_sync import sync_images
 
-            sync_images(self.vectors, ImageEmbedder(self.tagger.clip), items, counts,
-                        _vector_meta, self._load_images)
+            sync_images(
+                self.vectors,
+                ImageEmbedder(self.tagger.clip),
+                items,
+                counts,
+                _vector_meta,
+                self._load_images,
+            )
 
 
 _WORKERS: dict[tuple, ShardWorker] = {}
 
 
-def shared_worker(settings: Settings | None = None, *, use_clip: bool | None = None
-                  ) -> ShardWorker:
+def shared_worker(settings: Settings | None = None, *, use_clip: bool | None = None) -> ShardWorker:
     """A worker per (settings, CLIP choice) kept for the process, so models load once."""
     settings = settings or load_settings()
     # stores and sinks read further ENRICHMENT_* variables: a change there is a new worker
@@ -236,7 +279,13 @@ def shared_worker(settings: Settings | None = None, *, use_clip: bool | None = N
     return _WORKERS[key]
 
 
-def process_shard(run_id: str, shard: int, *, settings: Settings | None = None,
-                  force: bool = False, use_clip: bool | None = None) -> dict:
+def process_shard(
+    run_id: str,
+    shard: int,
+    *,
+    settings: Settings | None = None,
+    force: bool = False,
+    use_clip: bool | None = None,
+) -> dict:
     """Process one shard (models are loaded once per process)."""
     return shared_worker(settings, use_clip=use_clip).process(run_id, shard, force=force)

@@ -53,14 +53,25 @@ def connection_secrets(settings: k8s.PodSettings) -> dict[str, dict[str, str]]:
         try:
             conn = BaseHook.get_connection(conn_id)
         except AirflowNotFoundException as exc:
-            raise ConfigError(f"Airflow connection {conn_id!r} does not exist; create it or "
-                              f"remove it from {k8s.PREFIX}CONNECTIONS") from exc
+            raise ConfigError(
+                f"Airflow connection {conn_id!r} does not exist; create it or "
+                f"remove it from {k8s.PREFIX}CONNECTIONS"
+            ) from exc
         out[conn_id] = k8s.connection_env(
-            conn_id, conn.conn_type, host=conn.host, login=conn.login, password=conn.password,
-            port=conn.port, schema=conn.schema, extra=conn.extra_dejson)
+            conn_id,
+            conn.conn_type,
+            host=conn.host,
+            login=conn.login,
+            password=conn.password,
+            port=conn.port,
+            schema=conn.schema,
+            extra=conn.extra_dejson,
+        )
     if not any("ENRICHMENT_DATABASE_URL" in env for env in out.values()):
-        raise ConfigError(f"no connection in {k8s.PREFIX}CONNECTIONS gives the pods "
-                          "ENRICHMENT_DATABASE_URL; add a postgres connection (enrichment_db)")
+        raise ConfigError(
+            f"no connection in {k8s.PREFIX}CONNECTIONS gives the pods "
+            "ENRICHMENT_DATABASE_URL; add a postgres connection (enrichment_db)"
+        )
     return out
 
 
@@ -95,7 +106,8 @@ def sync_secrets(client: Any, settings: k8s.PodSettings) -> None:
                 raise ConfigError(
                     f"not allowed to read/write Secret {namespace}/{name} ({exc.reason}); grant "
                     "get/create/update on secrets to Airflow's Kubernetes identity, or set "
-                    f"{k8s.PREFIX}SYNC_SECRETS=false and create the Secrets yourself") from exc
+                    f"{k8s.PREFIX}SYNC_SECRETS=false and create the Secrets yourself"
+                ) from exc
             raise
 
 
@@ -107,14 +119,14 @@ class ShardPodOperator(KubernetesPodOperator):
         self.shard = shard
         self.pod_settings: k8s.PodSettings | None = None
 
-    def _do_render_template_fields(self, parent, template_fields, context, jinja_env,
-                                   seen_oids) -> None:
+    def _do_render_template_fields(
+        self, parent, template_fields, context, jinja_env, seen_oids
+    ) -> None:
         # A mapped task renders through this method on the unmapped operator (never through
         # render_template_fields), at every try and on resume: resolve settings here.
         if parent is self:
             self.apply_settings(context)
-        super()._do_render_template_fields(parent, template_fields, context, jinja_env,
-                                           seen_oids)
+        super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
 
     def apply_settings(self, context: Any, settings: k8s.PodSettings | None = None) -> None:
         """Resolve the pod settings and the shard command onto this operator."""
@@ -136,10 +148,12 @@ class ShardPodOperator(KubernetesPodOperator):
         self.container_resources = k8s_models.V1ResourceRequirements(**settings.resources())
         self.security_context = k8s_models.V1PodSecurityContext(run_as_non_root=True)
         self.container_security_context = k8s_models.V1SecurityContext(
-            allow_privilege_escalation=False, capabilities=k8s_models.V1Capabilities(drop=["ALL"]))
+            allow_privilege_escalation=False, capabilities=k8s_models.V1Capabilities(drop=["ALL"])
+        )
         self.tolerations = [convert_toleration(t) for t in settings.tolerations_snake()]
-        self.image_pull_secrets = [k8s_models.V1LocalObjectReference(name=n)
-                                   for n in settings.image_pull_secrets]
+        self.image_pull_secrets = [
+            k8s_models.V1LocalObjectReference(name=n) for n in settings.image_pull_secrets
+        ]
         self.secrets = [Secret("env", None, k8s.secret_name(c)) for c in settings.connections]
         self.env_vars = k8s.pod_env(settings, os.environ)
         self.labels = k8s.pod_labels(self.shard)
@@ -159,7 +173,9 @@ def launch_shards(shards: Any, local_task: Any) -> list:
     static = k8s.PodSettings.load(os.environ)  # environment only: no Variable at parse time
     local = local_task.expand(shard=shards)
     pod = ShardPodOperator.partial(
-        task_id=POD_TASK_ID, pool=static.pool, pool_slots=max(1, static.gpus),
+        task_id=POD_TASK_ID,
+        pool=static.pool,
+        pool_slots=max(1, static.gpus),
         **static.operator_kwargs(),
     ).expand(shard=shards)
     local_id = local.operator.task_id

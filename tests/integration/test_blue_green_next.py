@@ -25,8 +25,10 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("text-models-next")
-    return (build_tiny_text_model(root / "serving", dim=32, seed=3),
-            build_tiny_text_model(root / "next", dim=24, seed=4))
+    return (
+        build_tiny_text_model(root / "serving", dim=32, seed=3),
+        build_tiny_text_model(root / "next", dim=24, seed=4),
+    )
 
 
 def test_runs_write_both_versions_until_the_switch(platform_db, models, monkeypatch):
@@ -34,8 +36,7 @@ def test_runs_write_both_versions_until_the_switch(platform_db, models, monkeypa
     monkeypatch.setenv("ENRICHMENT_TEXT_MODEL", str(serving))
     worker._WORKERS.clear()
     cat = Catalog(load_settings())
-    for sku, title in zip("ABCDE", ["Red tee", "Dress", "Chinos", "Wool hat", "Bag"],
-                          strict=True):
+    for sku, title in zip("ABCDE", ["Red tee", "Dress", "Chinos", "Wool hat", "Bag"], strict=True):
         cat.add(sku, title)
     pipeline.run_all("r1", cat.now(), settings=load_settings(), use_clip=False)
     store = PgVectorStore(database_url(load_settings()), "enrichment")

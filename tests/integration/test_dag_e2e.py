@@ -41,7 +41,11 @@ def test_incremental_dag_lands_tags_and_vectors_then_only_changes(catalog):
     run = dag.test(run_after=catalog.now())
     assert str(run.state) == "success", _states(run)
     status = platform_status(catalog.settings)
-    assert (status["products_active"], status["tagged_active"], status["vectors_active"]) == (3, 3, 3)
+    assert (status["products_active"], status["tagged_active"], status["vectors_active"]) == (
+        3,
+        3,
+        3,
+    )
     assert status["last_run"]["changes"] == {"new": 3}
 
     catalog.set_title("A", "Red linen tee")
@@ -54,8 +58,9 @@ def test_incremental_dag_lands_tags_and_vectors_then_only_changes(catalog):
     assert last["changes"] == {"text_changed": 1, "metadata_only": 1, "deleted": 1}
     assert last["retagged"] == 1 and last["text_embedded"] == 1 and last["deleted"] == 1
     assert status["orphan_tags"] == 0 and status["orphan_vectors"] == 0
-    assert catalog.sql("SELECT value FROM enrichment.tags WHERE sku = 'A' "
-                       "AND attribute = 'material'") == [("linen",)]
+    assert catalog.sql(
+        "SELECT value FROM enrichment.tags WHERE sku = 'A' AND attribute = 'material'"
+    ) == [("linen",)]
 
 
 def test_backfill_dag_takes_typed_params_and_keeps_the_watermark(catalog):
@@ -63,8 +68,9 @@ def test_backfill_dag_takes_typed_params_and_keeps_the_watermark(catalog):
     assert str(incremental.test(run_after=catalog.now()).state) == "success"
     watermark = catalog.sql("SELECT ts, run_id FROM enrichment.watermarks")
     backfill = _dag("catalog_backfill")
-    run = backfill.test(run_after=catalog.now(),
-                        run_conf={"selection": "skus", "skus": ["A", "B"], "force": True})
+    run = backfill.test(
+        run_after=catalog.now(), run_conf={"selection": "skus", "skus": ["A", "B"], "force": True}
+    )
     assert str(run.state) == "success", _states(run)
     last = platform_status(catalog.settings)["last_run"]
     assert last["kind"] == "backfill" and last["changes"] == {"reprocess": 2}

@@ -15,8 +15,19 @@ from enrichment.demo_catalog import MUTATION_KINDS
 
 pytestmark = pytest.mark.integration
 
-PRODUCT_COLS = ("sku", "title", "description", "brand", "category", "price", "currency",
-                "stock", "language", "is_deleted", "updated_at")
+PRODUCT_COLS = (
+    "sku",
+    "title",
+    "description",
+    "brand",
+    "category",
+    "price",
+    "currency",
+    "stock",
+    "language",
+    "is_deleted",
+    "updated_at",
+)
 
 
 @pytest.fixture
@@ -37,16 +48,25 @@ def _rows(url: str, query: str, params: tuple = ()) -> list[tuple]:
 
 
 def _snapshot(url: str) -> dict:
-    products = {r[0]: dict(zip(PRODUCT_COLS, r, strict=True)) for r in _rows(
-        url, f"SELECT {', '.join(PRODUCT_COLS)} FROM catalog.products")}
+    products = {
+        r[0]: dict(zip(PRODUCT_COLS, r, strict=True))
+        for r in _rows(url, f"SELECT {', '.join(PRODUCT_COLS)} FROM catalog.products")
+    }
     images: dict[str, list[tuple]] = {}
     for sku, pos, url_, updated in _rows(
-            url, "SELECT p.sku, i.position, i.url, i.updated_at FROM catalog.product_images i "
-                 "JOIN catalog.products p ON p.id = i.product_id ORDER BY 1, 2"):
+        url,
+        "SELECT p.sku, i.position, i.url, i.updated_at FROM catalog.product_images i "
+        "JOIN catalog.products p ON p.id = i.product_id ORDER BY 1, 2",
+    ):
         images.setdefault(sku, []).append((pos, url_, updated))
-    truth = {r[0]: r[1:] for r in _rows(
-        url, "SELECT sku, category, color, pattern, gender, material, broken_image "
-             "FROM catalog.ground_truth")}
+    truth = {
+        r[0]: r[1:]
+        for r in _rows(
+            url,
+            "SELECT sku, category, color, pattern, gender, material, broken_image "
+            "FROM catalog.ground_truth",
+        )
+    }
     return {"products": products, "images": images, "truth": truth}
 
 
@@ -77,8 +97,10 @@ def test_seed_fills_a_realistic_catalogue(catalog_url, tmp_path):
     assert any(t[4] is None for t in truth.values()) and any(t[4] for t in truth.values())
 
     # colour words appear in the text only part of the time, so the image matters
-    mentions = [demo_catalog._mentions_color(f"{p['title']} {p['description']}", p["language"])
-                for p in products.values()]
+    mentions = [
+        demo_catalog._mentions_color(f"{p['title']} {p['description']}", p["language"])
+        for p in products.values()
+    ]
     assert 0.3 < sum(mentions) / len(mentions) < 0.85
 
     broken = {sku: t[5] for sku, t in truth.items() if t[5]}
@@ -105,15 +127,21 @@ def test_seed_fills_a_realistic_catalogue(catalog_url, tmp_path):
 
 def test_vietnamese_text_survives_the_round_trip(catalog_url, tmp_path):
     _seed(catalog_url, tmp_path, products=120, seed=5)
-    rows = _rows(catalog_url, "SELECT title, length(title), description, category "
-                              "FROM catalog.products WHERE language = 'vi'")
+    rows = _rows(
+        catalog_url,
+        "SELECT title, length(title), description, category "
+        "FROM catalog.products WHERE language = 'vi'",
+    )
     assert rows
     diacritics = set("àáảãạăắằẳẵặâấầẩẫậđèéẻẽẹêếềểễệìíỉĩịòóỏõọôốồổỗộơớờởỡợùúủũụưứừửữựỳýỷỹỵ")
     assert all(set(t.lower()) & diacritics or set(d.lower()) & diacritics for t, _, d, _ in rows)
     assert all(n == len(t) for t, n, _, _ in rows)  # characters, not mis-decoded bytes
-    found = _rows(catalog_url, "SELECT count(*) FROM catalog.products WHERE title LIKE %s "
-                               "OR title LIKE %s OR title LIKE %s",
-                  ("Áo%", "Quần%", "Đầm%"))[0][0]
+    found = _rows(
+        catalog_url,
+        "SELECT count(*) FROM catalog.products WHERE title LIKE %s "
+        "OR title LIKE %s OR title LIKE %s",
+        ("Áo%", "Quần%", "Đầm%"),
+    )[0][0]
     assert found > 0
 
 
@@ -130,9 +158,9 @@ def test_seed_refuses_an_existing_catalogue_and_reset_reproduces_it(catalog_url,
     after = _snapshot(catalog_url)
     assert again["products"] == first["products"] == 60
     strip = ("updated_at",)
-    assert {s: {k: v for k, v in p.items() if k not in strip}
-            for s, p in before["products"].items()} == {
-        s: {k: v for k, v in p.items() if k not in strip} for s, p in after["products"].items()}
+    assert {
+        s: {k: v for k, v in p.items() if k not in strip} for s, p in before["products"].items()
+    } == {s: {k: v for k, v in p.items() if k not in strip} for s, p in after["products"].items()}
     assert before["truth"] == after["truth"]
     assert {p.name: p.read_bytes() for p in (tmp_path / "demo").iterdir()} == files
 
@@ -140,8 +168,14 @@ def test_seed_refuses_an_existing_catalogue_and_reset_reproduces_it(catalog_url,
 def test_mutate_applies_one_day_of_changes_to_the_right_columns(catalog_url, tmp_path):
     _seed(catalog_url, tmp_path, products=400, seed=11)
     before = _snapshot(catalog_url)
-    rates = {"price_stock": 0.1, "text": 0.04, "image": 0.04, "new": 0.02,
-             "soft_delete": 0.02, "hard_delete": 0.02}
+    rates = {
+        "price_stock": 0.1,
+        "text": 0.04,
+        "image": 0.04,
+        "new": 0.02,
+        "soft_delete": 0.02,
+        "hard_delete": 0.02,
+    }
     with db.connect(catalog_url) as conn:
         result = demo_catalog.mutate(conn, image_root=tmp_path, seed=4, rates=rates)
     after = _snapshot(catalog_url)
@@ -154,8 +188,9 @@ def test_mutate_applies_one_day_of_changes_to_the_right_columns(catalog_url, tmp
     active_before = sum(not p["is_deleted"] for p in before["products"].values())
     assert result["active_before"] == active_before
     assert result["active_after"] == sum(not p["is_deleted"] for p in after["products"].values())
-    assert result["active_after"] == (active_before + counts["new"] - counts["soft_delete"]
-                                      - counts["hard_delete"])
+    assert result["active_after"] == (
+        active_before + counts["new"] - counts["soft_delete"] - counts["hard_delete"]
+    )
 
     bp, ap = before["products"], after["products"]
 
@@ -203,11 +238,14 @@ def test_mutate_applies_one_day_of_changes_to_the_right_columns(catalog_url, tmp
     untouched = set(bp) - set(touched)
     assert untouched and all(bp[s] == ap[s] for s in untouched)
     assert all(before["images"][s] == after["images"][s] for s in untouched)
-    changed = [ap[s]["updated_at"] for k in MUTATION_KINDS if k != "hard_delete"
-               for s in skus[k]]
+    changed = [ap[s]["updated_at"] for k in MUTATION_KINDS if k != "hard_delete" for s in skus[k]]
     assert min(changed) > max(bp[s]["updated_at"] for s in bp)
-    assert result["started_at"] < min(changed).isoformat() <= max(changed).isoformat() \
+    assert (
+        result["started_at"]
+        < min(changed).isoformat()
+        <= max(changed).isoformat()
         < result["finished_at"]
+    )
 
 
 def test_mutate_is_reproducible_and_scales_with_the_day_fraction(catalog_url, tmp_path):
@@ -225,14 +263,15 @@ def test_mutate_is_reproducible_and_scales_with_the_day_fraction(catalog_url, tm
     with db.connect(catalog_url) as conn:
         second = demo_catalog.mutate(conn, image_root=tmp_path / "b", seed=8, day_fraction=3)
     assert first["skus"] == second["skus"]
-    with pytest.raises(ValueError, match="unknown mutation kinds"), \
-            db.connect(catalog_url) as conn:
+    with pytest.raises(ValueError, match="unknown mutation kinds"), db.connect(catalog_url) as conn:
         demo_catalog.mutate(conn, image_root=tmp_path, rates={"price": 0.1})
 
 
 def test_mutate_needs_a_seeded_catalogue(catalog_url, tmp_path):
-    with pytest.raises(demo_catalog.CatalogMissingError, match="demo seed"), \
-            db.connect(catalog_url) as conn:
+    with (
+        pytest.raises(demo_catalog.CatalogMissingError, match="demo seed"),
+        db.connect(catalog_url) as conn,
+    ):
         demo_catalog.mutate(conn, image_root=tmp_path)
 
 

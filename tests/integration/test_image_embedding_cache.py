@@ -32,8 +32,11 @@ def catalog(platform_db, clip_dir, monkeypatch):
 
 
 def _encoded() -> int:
-    return sum(w.tagger.clip.images_encoded for w in worker._WORKERS.values()
-               if w._tagger is not None and w.tagger.clip is not None)
+    return sum(
+        w.tagger.clip.images_encoded
+        for w in worker._WORKERS.values()
+        if w._tagger is not None and w.tagger.clip is not None
+    )
 
 
 def _run(cat: Catalog, run_id: str) -> dict:

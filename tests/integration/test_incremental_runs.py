@@ -28,15 +28,19 @@ def _run(cat: Catalog, run_id: str, **kw) -> dict:
 
 
 def _tags(cat: Catalog) -> list[tuple]:
-    return cat.sql("SELECT sku, attribute, value, confidence, updated_at FROM enrichment.tags "
-                   "ORDER BY 1, 2, 3")
+    return cat.sql(
+        "SELECT sku, attribute, value, confidence, updated_at FROM enrichment.tags ORDER BY 1, 2, 3"
+    )
 
 
 def _text_vectors(cat: Catalog) -> dict[str, tuple]:
-    name = cat.sql("SELECT name FROM enrichment.vector_indexes WHERE kind = 'text' "
-                   "AND state = 'active'")[0][0]
-    return {r[0]: r[1:] for r in cat.sql(
-        f"SELECT sku, content_hash, embedding::text FROM enrichment.vec_{name}")}
+    name = cat.sql(
+        "SELECT name FROM enrichment.vector_indexes WHERE kind = 'text' AND state = 'active'"
+    )[0][0]
+    return {
+        r[0]: r[1:]
+        for r in cat.sql(f"SELECT sku, content_hash, embedding::text FROM enrichment.vec_{name}")
+    }
 
 
 def test_first_run_processes_everything_and_a_repeat_processes_nothing(catalog):
@@ -61,18 +65,23 @@ def test_first_run_processes_everything_and_a_repeat_processes_nothing(catalog):
 def test_each_change_class_is_detected_and_only_that_work_is_done(catalog):
     _run(catalog, "r1")
     vectors_before = _text_vectors(catalog)
-    catalog.set_price("A", 12.5)              # metadata only
+    catalog.set_price("A", 12.5)  # metadata only
     catalog.set_title("B", "Linen summer dress")  # text
-    catalog.set_image("C", "blue")            # image
+    catalog.set_image("C", "blue")  # image
     catalog.soft_delete("D")
     catalog.hard_delete("E")
     catalog.add("F", "Hoodie", "green", category="Hoodies")
 
     summary = _run(catalog, "r2")
-    assert summary["changes"] == {"metadata_only": 1, "text_changed": 1, "image_changed": 1,
-                                  "deleted": 2, "new": 1}
-    assert summary["retagged"] == 3            # B, C, F - never A
-    assert summary["text_embedded"] == 2       # B and F - not A (price) nor C (image)
+    assert summary["changes"] == {
+        "metadata_only": 1,
+        "text_changed": 1,
+        "image_changed": 1,
+        "deleted": 2,
+        "new": 1,
+    }
+    assert summary["retagged"] == 3  # B, C, F - never A
+    assert summary["text_embedded"] == 2  # B and F - not A (price) nor C (image)
     assert summary["deleted"] == 2
     vectors = _text_vectors(catalog)
     assert vectors["A"] == vectors_before["A"]  # not re-embedded
@@ -80,10 +89,17 @@ def test_each_change_class_is_detected_and_only_that_work_is_done(catalog):
     assert vectors["B"][0] != vectors_before["B"][0]
     assert "D" not in vectors and "E" not in vectors
     assert catalog.sql("SELECT price FROM enrichment.product_docs WHERE sku = 'A'")[0][0] == 12.5
-    assert catalog.sql("SELECT price FROM enrichment.vec_" + catalog.sql(
-        "SELECT name FROM enrichment.vector_indexes")[0][0] + " WHERE sku = 'A'")[0][0] == 12.5
-    colour_c = catalog.sql("SELECT value FROM enrichment.tags WHERE sku = 'C' "
-                           "AND attribute = 'color'")
+    assert (
+        catalog.sql(
+            "SELECT price FROM enrichment.vec_"
+            + catalog.sql("SELECT name FROM enrichment.vector_indexes")[0][0]
+            + " WHERE sku = 'A'"
+        )[0][0]
+        == 12.5
+    )
+    colour_c = catalog.sql(
+        "SELECT value FROM enrichment.tags WHERE sku = 'C' AND attribute = 'color'"
+    )
     assert colour_c == [("blue",)]
     status = platform_status(catalog.settings)
     assert status["products_active"] == 4
@@ -129,8 +145,10 @@ def test_rerunning_a_committed_run_changes_nothing(catalog):
 def test_late_committing_row_inside_the_overlap_is_not_missed(catalog):
     _run(catalog, "r1")
     # A transaction that started before r1's scan commits now with an older updated_at.
-    catalog.sql("UPDATE catalog.products SET title = 'Late edit', "
-                "updated_at = clock_timestamp() - interval '60 seconds' WHERE sku = 'B'")
+    catalog.sql(
+        "UPDATE catalog.products SET title = 'Late edit', "
+        "updated_at = clock_timestamp() - interval '60 seconds' WHERE sku = 'B'"
+    )
     summary = _run(catalog, "r2")
     assert summary["changes"] == {"text_changed": 1}
 
@@ -138,8 +156,14 @@ def test_late_committing_row_inside_the_overlap_is_not_missed(catalog):
 def test_backfill_reprocesses_a_selection_without_moving_the_watermark(catalog):
     _run(catalog, "r1")
     wm = catalog.sql("SELECT ts, last_id, run_id FROM enrichment.watermarks")
-    summary = pipeline.run_all("bf1", catalog.now(), kind="backfill", settings=catalog.settings,
-                               selection={"skus": ["A", "B"], "force": True}, use_clip=False)
+    summary = pipeline.run_all(
+        "bf1",
+        catalog.now(),
+        kind="backfill",
+        settings=catalog.settings,
+        selection={"skus": ["A", "B"], "force": True},
+        use_clip=False,
+    )
     assert summary["changes"] == {"reprocess": 2}
     assert summary["retagged"] == 2
     assert catalog.sql("SELECT ts, last_id, run_id FROM enrichment.watermarks") == wm
@@ -159,8 +183,10 @@ def test_restored_product_is_tagged_again(catalog):
 def test_bad_image_is_quarantined_and_text_tags_still_written(catalog):
     (catalog.root / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     catalog.add("G", "Red cotton t-shirt", "red")
-    catalog.sql("UPDATE catalog.product_images SET url = 'broken.jpg' WHERE product_id = "
-                "(SELECT id FROM catalog.products WHERE sku = 'G')")
+    catalog.sql(
+        "UPDATE catalog.product_images SET url = 'broken.jpg' WHERE product_id = "
+        "(SELECT id FROM catalog.products WHERE sku = 'G')"
+    )
     summary = _run(catalog, "r1")
     assert summary["quarantined"] == 1
     rows = catalog.sql("SELECT sku, image_ref, reason FROM enrichment.quarantine")

@@ -47,8 +47,13 @@ def s3_endpoint():
     server.start()
     host, port = server.get_host_and_port()
     url = f"http://{host}:{port}"
-    client = boto3.client("s3", endpoint_url=url, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client = boto3.client(
+        "s3",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     client.create_bucket(Bucket=BUCKET)
     client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     yield url
@@ -57,9 +62,12 @@ def s3_endpoint():
 
 @pytest.fixture
 def s3(s3_endpoint, monkeypatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1",
-                        "ENRICHMENT_S3_ENDPOINT_URL": s3_endpoint}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "ENRICHMENT_S3_ENDPOINT_URL": s3_endpoint,
+    }.items():
         monkeypatch.setenv(name, value)
     import boto3
 
@@ -96,25 +104,45 @@ def _connections(monkeypatch, settings, s3_endpoint: str) -> None:
     """The two Airflow connections the pods get their credentials from."""
     url = urlparse(db.database_url(settings))
     socket_dir = parse_qs(url.query)["host"][0]
-    monkeypatch.setenv("AIRFLOW_CONN_ENRICHMENT_DB", json.dumps({
-        "conn_type": "postgres", "host": socket_dir, "login": url.username or "postgres",
-        "schema": url.path.lstrip("/")}))
-    monkeypatch.setenv("AIRFLOW_CONN_ENRICHMENT_S3", json.dumps({
-        "conn_type": "aws", "login": "testing", "password": "testing",
-        "extra": {"region_name": "us-east-1", "endpoint_url": s3_endpoint}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ENRICHMENT_DB",
+        json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": socket_dir,
+                "login": url.username or "postgres",
+                "schema": url.path.lstrip("/"),
+            }
+        ),
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ENRICHMENT_S3",
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "testing",
+                "password": "testing",
+                "extra": {"region_name": "us-east-1", "endpoint_url": s3_endpoint},
+            }
+        ),
+    )
 
 
 def _snapshot(cat: Catalog) -> tuple:
-    tags = cat.sql("SELECT sku, attribute, value, confidence, run_id, updated_at "
-                   "FROM enrichment.tags ORDER BY 1, 2, 3")
+    tags = cat.sql(
+        "SELECT sku, attribute, value, confidence, run_id, updated_at "
+        "FROM enrichment.tags ORDER BY 1, 2, 3"
+    )
     [index] = cat.sql("SELECT name FROM enrichment.vector_indexes WHERE kind = 'text'")
-    vectors = cat.sql(f"SELECT sku, content_hash, updated_at FROM enrichment.vec_{index[0]} "
-                      "ORDER BY 1")
+    vectors = cat.sql(
+        f"SELECT sku, content_hash, updated_at FROM enrichment.vec_{index[0]} ORDER BY 1"
+    )
     return tags, vectors
 
 
-def test_the_rendered_pod_command_processes_its_shard_from_s3(platform_db, s3, s3_endpoint,
-                                                              monkeypatch, tmp_path):
+def test_the_rendered_pod_command_processes_its_shard_from_s3(
+    platform_db, s3, s3_endpoint, monkeypatch, tmp_path
+):
     from airflow.dag_processing.dagbag import DagBag
 
     from enrichment_airflow.k8s_shards import connection_secrets
@@ -129,12 +157,20 @@ def test_the_rendered_pod_command_processes_its_shard_from_s3(platform_db, s3, s
 
     bag = DagBag(dag_folder=str(next(p for p in DAGS if p.stem == "catalog_incremental")))
     dag = bag.dags["catalog_incremental"]
-    dag_run = SimpleNamespace(dag_id=dag.dag_id, run_id="scheduled__2026-03-02T00:00:00+00:00",
-                              run_after=None, conf={})
-    context = {"dag": dag, "dag_run": dag_run, "run_id": dag_run.run_id, "params": {},
-               "data_interval_end": cat.now(), "logical_date": None,
-               "ti": SimpleNamespace(dag_id=dag.dag_id, task_id="process_shard_pod",
-                                     map_index=0, try_number=1)}
+    dag_run = SimpleNamespace(
+        dag_id=dag.dag_id, run_id="scheduled__2026-03-02T00:00:00+00:00", run_after=None, conf={}
+    )
+    context = {
+        "dag": dag,
+        "dag_run": dag_run,
+        "run_id": dag_run.run_id,
+        "params": {},
+        "data_interval_end": cat.now(),
+        "logical_date": None,
+        "ti": SimpleNamespace(
+            dag_id=dag.dag_id, task_id="process_shard_pod", map_index=0, try_number=1
+        ),
+    }
     assert airflow_tasks.detect(context) == [0]
     run_id = airflow_tasks.run_id_from(context)
     prefix = f"runs/{safe_run_id(run_id)}/"
@@ -150,14 +186,24 @@ def test_the_rendered_pod_command_processes_its_shard_from_s3(platform_db, s3, s
     pod_env = {e.name: e.value for e in container.env}
     for ref in container.env_from:
         pod_env.update(secrets[ref.secret_ref.name])
-    image_env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path),
-                 "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-                 "ENRICHMENT_DATA_DIR": str(tmp_path / "pod-data")}
+    image_env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "ENRICHMENT_DATA_DIR": str(tmp_path / "pod-data"),
+    }
     assert "ENRICHMENT_CLIP_MODEL" not in pod_env
 
     def run_pod_command() -> None:
-        done = subprocess.run(argv, env={**image_env, **pod_env}, capture_output=True,
-                              text=True, timeout=300, cwd=tmp_path)
+        done = subprocess.run(
+            argv,
+            env={**image_env, **pod_env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp_path,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
 
     run_pod_command()

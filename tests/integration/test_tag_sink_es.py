@@ -50,8 +50,9 @@ def catalog(platform_db, es, monkeypatch):
 
 
 def _run(cat: Catalog, run_id: str, settings=None, **kw) -> dict:
-    return pipeline.run_all(run_id, cat.now(), settings=settings or cat.settings,
-                            use_clip=False, **kw)
+    return pipeline.run_all(
+        run_id, cat.now(), settings=settings or cat.settings, use_clip=False, **kw
+    )
 
 
 def _sink(settings):
@@ -61,14 +62,17 @@ def _sink(settings):
 def _pg_tags(cat: Catalog) -> dict[str, set]:
     out: dict[str, set] = {}
     for sku, attribute, value, confidence in cat.sql(
-            "SELECT sku, attribute, value, confidence FROM enrichment.tags"):
+        "SELECT sku, attribute, value, confidence FROM enrichment.tags"
+    ):
         out.setdefault(sku, set()).add((attribute, value, round(confidence, 4)))
     return out
 
 
 def _es_tags(es: EsServer, target: str = ALIAS) -> dict[str, set]:
-    return {sku: {(t["attribute"], t["value"], round(t["confidence"], 4)) for t in d["tags"]}
-            for sku, d in es.docs(target).items()}
+    return {
+        sku: {(t["attribute"], t["value"], round(t["confidence"], 4)) for t in d["tags"]}
+        for sku, d in es.docs(target).items()
+    }
 
 
 def test_run_mirrors_tags_metadata_and_deletes_and_a_rerun_writes_nothing(catalog, es):
@@ -91,8 +95,11 @@ def test_run_mirrors_tags_metadata_and_deletes_and_a_rerun_writes_nothing(catalo
     summary = _run(catalog, "r2")
     assert summary["changes"] == {"metadata_only": 1, "deleted": 2}
     r2 = [a for r in es.requests[before:] for a in r.actions]
-    assert sorted(r2) == [("delete", index, "D"), ("delete", index, "E"),
-                          ("update", index, "A")]  # A is not re-indexed (no re-tag)
+    assert sorted(r2) == [
+        ("delete", index, "D"),
+        ("delete", index, "E"),
+        ("update", index, "A"),
+    ]  # A is not re-indexed (no re-tag)
     docs = es.docs(ALIAS)
     assert set(docs) == {"A", "B", "C"}
     assert docs["A"]["price"] == 12.5 and docs["A"]["run_id"] == "r1"
@@ -153,7 +160,8 @@ def test_persistent_400_fails_the_shard_naming_the_sku_and_a_rerun_completes(cat
 
 
 def test_taxonomy_switch_refuses_an_incomplete_index_and_flips_the_alias_atomically(
-        catalog, es, tmp_path, monkeypatch, capsys):
+    catalog, es, tmp_path, monkeypatch, capsys
+):
     _run(catalog, "r1")
     old = f"{ALIAS}-{Taxonomy.load().version}"
     data = yaml.safe_load(DEFAULT_TAXONOMY_PATH.read_text(encoding="utf-8"))
@@ -174,8 +182,7 @@ def test_taxonomy_switch_refuses_an_incomplete_index_and_flips_the_alias_atomica
     assert "1 active documents for 4 active SKUs" in capsys.readouterr().err
     assert es.alias(ALIAS) == {old}
 
-    _run(catalog, "bf1", settings, kind="backfill",
-         selection={"skus": SKUS, "force": True})
+    _run(catalog, "bf1", settings, kind="backfill", selection={"skus": SKUS, "force": True})
     assert set(es.docs(new)) == {"A", "B", "C", "D"}
     before = len(es.requests)
     assert main(["es-index", "switch"]) == 0
@@ -198,7 +205,11 @@ def test_quality_store_count_check_reads_the_sink(catalog, es):
     assert check.outcome == "pass"
     rows = {r["store"]: r for r in result.report_data["store_counts"]}
     assert rows["tag sink (elasticsearch)"] | {"store": None} == {
-        "store": None, "backend": "elasticsearch", "expected": 5, "actual": 5}
+        "store": None,
+        "backend": "elasticsearch",
+        "expected": 5,
+        "actual": 5,
+    }
 
     es.remove_doc(ALIAS, "B")  # behind the platform's back
     result = run_quality("r1", docs=False, report=False)

@@ -32,15 +32,19 @@ def test_dag_parses_without_db_connection_or_variable(path):
 
     import psycopg2
 
-    heavy_before = {m for m in ("torch", "transformers", "sentence_transformers")
-                    if m in sys.modules}
-    with mock.patch.object(psycopg2, "connect", forbidden), \
-         mock.patch("airflow.sdk.Variable.get", forbidden), \
-         mock.patch("airflow.sdk.BaseHook.get_connection", forbidden):
+    heavy_before = {
+        m for m in ("torch", "transformers", "sentence_transformers") if m in sys.modules
+    }
+    with (
+        mock.patch.object(psycopg2, "connect", forbidden),
+        mock.patch("airflow.sdk.Variable.get", forbidden),
+        mock.patch("airflow.sdk.BaseHook.get_connection", forbidden),
+    ):
         dags = _dags_from(path)
     assert dags, f"{path.name} defines no DAG"
-    heavy_after = {m for m in ("torch", "transformers", "sentence_transformers")
-                   if m in sys.modules}
+    heavy_after = {
+        m for m in ("torch", "transformers", "sentence_transformers") if m in sys.modules
+    }
     assert heavy_after <= heavy_before, f"{path.name} imports heavy modules at parse time"
 
 

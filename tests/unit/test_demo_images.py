@@ -53,8 +53,13 @@ def test_pattern_is_drawn_but_the_product_colour_still_dominates(pattern):
         inner = _inner(patterned.mask)
         pixels = patterned.image[inner].astype(np.float32)
         off = np.abs(pixels - np.array(patterned.shade, dtype=np.float32)).max(axis=1) > 60
-        off_solid = np.abs(solid.image[_inner(solid.mask)].astype(np.float32)
-                           - np.array(solid.shade, dtype=np.float32)).max(axis=1) > 60
+        off_solid = (
+            np.abs(
+                solid.image[_inner(solid.mask)].astype(np.float32)
+                - np.array(solid.shade, dtype=np.float32)
+            ).max(axis=1)
+            > 60
+        )
         assert off.mean() > 0.04 > off_solid.mean(), (pattern, seed, off.mean())
         assert off.mean() < 0.5
         assert di.nearest_color(np.median(pixels, axis=0)) == "blue"

