@@ -26,6 +26,8 @@ def airflow_env(settings: Settings | None = None) -> dict[str, str]:
 
     settings = settings or load_settings()
     env = dict(os.environ)
+    # `airflow standalone` starts its components as `airflow ...` from PATH: use ours
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.setdefault("AIRFLOW_HOME", str(settings.data_dir / "airflow"))
     env.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(PROJECT_ROOT / "dags"))
     env.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(PROJECT_ROOT / "plugins"))
