@@ -62,9 +62,12 @@ def freshness_rows(conn, settings: Settings, upper) -> tuple[list[dict], int]:
                   FROM {src}.products p LEFT JOIN {s}.product_state st ON st.sku = p.sku
                  WHERE p.updated_at <= %s AND (
                        (NOT p.is_deleted AND (st.sku IS NULL OR NOT st.active
-                         OR st.source_updated_at IS NULL OR st.source_updated_at < p.updated_at))
+                         OR st.source_updated_at IS NULL OR st.source_updated_at < p.updated_at
+                         -- late commits land behind the processed timestamp: inside the
+                         -- overlap window every row is verified by its hashes
+                         OR p.updated_at > %s::timestamptz - make_interval(secs => %s)))
                     OR (p.is_deleted AND st.active))""",
-            (upper,),
+            (upper, upper, settings.overlap_seconds),
         )
         candidates = cur.fetchall()
         gone = []
