@@ -13,9 +13,10 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class ProductSnapshot:
     image_versions: list[str] = field(default_factory=list)
     source_updated_at: datetime | None = None
 
-    @property
+    @cached_property
     def text_hash(self) -> str:
         return _digest(
             [
@@ -79,15 +80,15 @@ class ProductSnapshot:
             ]
         )
 
-    @property
+    @cached_property
     def image_hash(self) -> str:
         return _digest(list(zip(self.images, self.image_versions, strict=True)))
 
-    @property
+    @cached_property
     def meta_hash(self) -> str:
         return _digest([self.price, self.currency, self.stock, self.active])
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         """Hash of everything the models see (text and images)."""
         return _digest([self.text_hash, self.image_hash])
@@ -128,7 +129,8 @@ class ChangeItem:
         return self.change_class in (NEW, IMAGE_CHANGED, IMAGE_AND_TEXT_CHANGED, REPROCESS)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        """The manifest line (a shallow dict: ``product`` is already JSON-ready)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_json(cls, data: dict) -> ChangeItem:
@@ -186,14 +188,18 @@ def to_item(snapshot: ProductSnapshot, change_class: str) -> ChangeItem:
     )
 
 
-_SELECT = """
+# One page of products (found through the (updated_at, id) or primary-key index, LIMIT
+# applied before any join), then each product's images in position order.
+_PAGE = """
 SELECT p.id, p.sku, p.title, p.description, p.brand, p.category, p.price, p.currency,
        p.stock, p.language, p.is_deleted, p.updated_at,
-       coalesce(array_agg(i.url ORDER BY i.position) FILTER (WHERE i.id IS NOT NULL), '{{}}'),
-       coalesce(array_agg(i.updated_at::text ORDER BY i.position)
-                FILTER (WHERE i.id IS NOT NULL), '{{}}')
-  FROM {src}.products p
-  LEFT JOIN {src}.product_images i ON i.product_id = p.id
+       coalesce(img.urls, '{{}}'), coalesce(img.versions, '{{}}')
+  FROM (SELECT * FROM {src}.products p WHERE {where} ORDER BY {order} LIMIT %s) p
+  LEFT JOIN LATERAL (
+       SELECT array_agg(i.url ORDER BY i.position) AS urls,
+              array_agg(i.updated_at::text ORDER BY i.position) AS versions
+         FROM {src}.product_images i WHERE i.product_id = p.id) img ON true
+ ORDER BY {order}
 """
 
 
@@ -249,12 +255,7 @@ def _pages(
         if key is not None:
             clauses.append(after)
             values.extend(key)
-        sql = (
-            _SELECT.format(src=src)
-            + " WHERE "
-            + " AND ".join(clauses or ["true"])
-            + f" GROUP BY p.id ORDER BY {order} LIMIT %s"
-        )
+        sql = _PAGE.format(src=src, where=" AND ".join(clauses or ["true"]), order=order)
         with conn.cursor() as cur:
             cur.execute(sql, [*values, page_size])
             rows = cur.fetchall()
