@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -243,3 +243,44 @@ class Tagger:
             evidence["catalog"] = catalog.scores[attr.id]
         negated = text.negated.get(attr.id, set()) | catalog.negated.get(attr.id, set())
         return fuse_attribute(attr, evidence, negated=negated, allowed=allowed)
+
+
+SYSTEMIC_FAILURE_SHARE = 0.5  # more failing items than this in a batch: not the items' fault
+SYSTEMIC_MIN_BATCH = 4  # (judged on batches of at least this size; the quality checks see the rest)
+
+
+def tag_isolating_failures(
+    tagger: Tagger, items: list[TagInput]
+) -> tuple[list[list[Tag]], dict[int, str]]:
+    """Tag a batch; an item whose image breaks the engine is tagged from its text alone.
+
+    Returns the tags per item and ``{index: "ExcType: message"}`` for the items whose
+    image could not be analysed (the caller quarantines them). When most of a batch
+    fails the problem is the engine or the model, not the data: the error is raised.
+    """
+    try:
+        return tagger.tag(items), {}
+    except Exception:  # noqa: BLE001 - narrowed down item by item below
+        log.warning(
+            "tagging a batch of %d failed; retrying item by item", len(items), exc_info=True
+        )
+    results: list[list[Tag]] = []
+    failures: dict[int, str] = {}
+    first_error: Exception | None = None
+    for n, item in enumerate(items):
+        try:
+            results.append(tagger.tag([item])[0])
+            continue
+        except Exception as exc:  # noqa: BLE001 - recorded per item
+            first_error = first_error or exc
+            failures[n] = f"{type(exc).__name__}: {exc}"[:500]
+        if item.image is None:
+            raise first_error
+        results.append(tagger.tag([replace(item, image=None, image_hash=None)])[0])
+    if len(items) >= SYSTEMIC_MIN_BATCH and len(failures) > SYSTEMIC_FAILURE_SHARE * len(items):
+        raise RuntimeError(
+            f"tagging failed for {len(failures)} of {len(items)} items "
+            f"(first: {failures[min(failures)]}); this looks like an engine or model problem, "
+            "not bad images"
+        ) from first_error
+    return results, failures

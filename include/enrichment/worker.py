@@ -188,7 +188,7 @@ class ShardWorker:
         if not items:
             return
         from enrichment.images import ImageRejected
-        from enrichment.tagging import TagInput
+        from enrichment.tagging import TagInput, tag_isolating_failures
 
         tagger = self.tagger
         for batch in _chunks(items, TAG_BATCH):
@@ -217,7 +217,18 @@ class ShardWorker:
                         image_hash=image_hash,
                     )
                 )
-            results = tagger.tag(inputs)
+            results, failed = tag_isolating_failures(tagger, inputs)
+            for n, error in failed.items():
+                bad.append(
+                    quarantine.QuarantineRecord(
+                        batch[n].sku,
+                        batch[n].product["images"][0],
+                        "tagging_error",
+                        error,
+                        inputs[n].image_hash,
+                    )
+                )
+            counts["items_tagging_error"] += len(failed)
             docs = [
                 TagDocument(
                     doc=_doc(i, i.content_hash),

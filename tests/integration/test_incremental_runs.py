@@ -221,3 +221,48 @@ def test_shards_grow_instead_of_exceeding_the_mapped_task_limit(catalog, monkeyp
     assert run["shards"] == 2  # 5 products: 3 + 2, not 5 shards of 1
     sizes = catalog.sql("SELECT shard, count(*) FROM enrichment.run_items GROUP BY 1 ORDER BY 1")
     assert sizes == [(0, 3), (1, 2)]
+
+
+def test_an_image_that_breaks_the_engine_is_quarantined_and_the_run_goes_on(catalog, monkeypatch):
+    from PIL import Image
+
+    from enrichment.colour import ColourNamer
+
+    original = ColourNamer.analyse
+
+    def fragile(self, image, *args, **kwargs):
+        if image.size == (161, 161):
+            raise ValueError("cannot analyse this photo")
+        return original(self, image, *args, **kwargs)
+
+    monkeypatch.setattr(ColourNamer, "analyse", fragile)
+    Image.new("RGB", (161, 161), (200, 30, 30)).save(catalog.root / "odd.png")
+    catalog.add("G", "Red cotton t-shirt", "red")
+    catalog.sql(
+        "UPDATE catalog.product_images SET url = 'odd.png' WHERE product_id = "
+        "(SELECT id FROM catalog.products WHERE sku = 'G')"
+    )
+    summary = _run(catalog, "r1")
+    assert summary["processed"] == 6 and summary["quarantined"] == 1
+    assert catalog.sql("SELECT sku, reason, detail FROM enrichment.quarantine") == [
+        ("G", "tagging_error", "ValueError: cannot analyse this photo")
+    ]
+    tags = catalog.sql("SELECT attribute, value FROM enrichment.tags WHERE sku = 'G'")
+    assert ("category", "t-shirt") in tags  # text-based tags still written
+    sources = dict(
+        catalog.sql("SELECT sku, sources FROM enrichment.tags WHERE attribute = 'color'")
+    )
+    assert sources["G"] == ["text"]  # its title, not its pixels
+    assert all("pixels" in sources[sku] for sku in "ABCDE")  # the others kept their pixels
+
+
+def test_an_engine_failing_on_every_image_fails_the_shard_loudly(catalog, monkeypatch):
+    from enrichment.colour import ColourNamer
+
+    def broken(self, image, *args, **kwargs):
+        raise RuntimeError("model weights are corrupt")
+
+    monkeypatch.setattr(ColourNamer, "analyse", broken)
+    with pytest.raises(RuntimeError, match="engine or model problem"):
+        _run(catalog, "r1")
+    assert catalog.sql("SELECT count(*) FROM enrichment.watermarks") == [(0,)]
