@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, UnidentifiedImageError
 
-from enrichment import cli_demo, db, demo_catalog
+from enrichment import cli_demo, db, demo_catalog, demo_listings
 from enrichment.demo_catalog import MUTATION_KINDS
 
 pytestmark = pytest.mark.integration
@@ -98,7 +98,7 @@ def test_seed_fills_a_realistic_catalogue(catalog_url, tmp_path):
 
     # colour words appear in the text only part of the time, so the image matters
     mentions = [
-        demo_catalog._mentions_color(f"{p['title']} {p['description']}", p["language"])
+        demo_listings.mentions_color(f"{p['title']} {p['description']}", p["language"])
         for p in products.values()
     ]
     assert 0.3 < sum(mentions) / len(mentions) < 0.85
@@ -221,7 +221,7 @@ def test_mutate_applies_one_day_of_changes_to_the_right_columns(catalog_url, tmp
         assert after["truth"][sku][0] == before["truth"][sku][0]  # same category
         assert after["truth"][sku][5] is None  # a new photo is a good one
         p = ap[sku]
-        if demo_catalog._mentions_color(f"{p['title']} {p['description']}", p["language"]):
+        if demo_listings.mentions_color(f"{p['title']} {p['description']}", p["language"]):
             assert after["truth"][sku][1] == before["truth"][sku][1]  # text and photo agree
     assert any(after["truth"][s][1:3] != before["truth"][s][1:3] for s in skus["image"])
     for sku in skus["new"]:
