@@ -27,8 +27,12 @@ def _vocab() -> tuple[dict[str, int], list[str]]:
     return {tok: i for i, tok in enumerate(tokens)}, merges
 
 
-def build_tiny_clip(directory: Path, seed: int = 0) -> Path:
-    """Write a tiny CLIP model + processor to ``directory`` and return it."""
+def build_tiny_clip(directory: Path, seed: int = 0, *, full_vision: bool = False) -> Path:
+    """Write a tiny CLIP model + processor to ``directory`` and return it.
+
+    ``full_vision``: the image tower (and image size, projection) of ViT-B/32 instead of
+    a tiny one, for throughput benchmarks (same compute, random weights).
+    """
     import torch
     from transformers import (
         CLIPConfig,
@@ -66,21 +70,25 @@ def build_tiny_clip(directory: Path, seed: int = 0) -> Path:
             "eos_token_id": eos,
             "pad_token_id": eos,
         },
-        vision_config={
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "image_size": IMAGE_SIZE,
-            "patch_size": 8,
-        },
-        projection_dim=PROJECTION_DIM,
+        vision_config=(
+            {"image_size": 224, "patch_size": 32}  # the defaults are ViT-B/32's
+            if full_vision
+            else {
+                "hidden_size": 32,
+                "intermediate_size": 64,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 2,
+                "image_size": IMAGE_SIZE,
+                "patch_size": 8,
+            }
+        ),
+        projection_dim=512 if full_vision else PROJECTION_DIM,
     )
     torch.manual_seed(seed)
     model = CLIPModel(config)
+    side = 224 if full_vision else IMAGE_SIZE
     image_processor = CLIPImageProcessor(
-        size={"shortest_edge": IMAGE_SIZE},
-        crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+        size={"shortest_edge": side}, crop_size={"height": side, "width": side}
     )
     model.save_pretrained(directory)
     CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(directory)
