@@ -134,3 +134,28 @@ def _quality(run_id: str | None) -> dict:
         "warnings": len(result.warnings),
         "report": result.report_path,
     }
+
+
+def reembed_fill(params: Mapping[str, Any], shard: int) -> dict:
+    """Fill one slice of the building index version (blue/green re-embed)."""
+    from enrichment.vector_fill import fill
+
+    result = fill(kinds=(params["kind"],), shard=shard, shards=int(params["shards"]))
+    log.info("fill %s slice %d/%d: %s", params["kind"], shard, params["shards"], result)
+    return result
+
+
+def reembed_switch(params: Mapping[str, Any]) -> dict:
+    """Verify the filled version and make it active (builds its HNSW index first)."""
+    from enrichment.blue_green import switch
+
+    if not params.get("switch", True):
+        log.info("switch=false: the filled version stays building")
+        return {"switched": False}
+    result = switch(kind=params["kind"], drop_old=bool(params.get("drop_old")))
+    log.info("switched %s: %s", params["kind"], result)
+    if params["kind"] == "text":
+        log.info(
+            "now set ENRICHMENT_TEXT_MODEL to the new model and unset ENRICHMENT_TEXT_MODEL_NEXT"
+        )
+    return result

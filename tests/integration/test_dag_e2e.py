@@ -82,3 +82,28 @@ def test_backfill_with_an_incomplete_form_fails_with_a_clear_message(catalog):
     run = backfill.test(run_after=catalog.now(), run_conf={"selection": "skus", "skus": []})
     assert str(run.state) == "failed"
     assert catalog.sql("SELECT count(*) FROM enrichment.runs") == [(0,)]
+
+
+def test_reembed_dag_fills_verifies_and_switches_the_next_text_model(
+    catalog, tmp_path, monkeypatch
+):
+    from enrichment import worker
+    from enrichment.vectors import PgVectorStore
+    from tests.tiny_text_model import build_tiny_text_model
+
+    assert str(_dag("catalog_incremental").test(run_after=catalog.now()).state) == "success"
+    store = PgVectorStore(catalog.url, "enrichment")
+    old = store.active_index("text")
+    monkeypatch.setenv(
+        "ENRICHMENT_TEXT_MODEL_NEXT", str(build_tiny_text_model(tmp_path / "next", dim=24))
+    )
+    worker._WORKERS.clear()
+    run = _dag("catalog_reembed").test(
+        run_after=catalog.now(), run_conf={"kind": "text", "shards": 2, "drop_old": True}
+    )
+    assert str(run.state) == "success", _states(run)
+    new = store.active_index("text")
+    assert new.name != old.name and new.dim == 24
+    assert sorted(store.vectors(new)[0]) == ["A", "B", "C"]
+    assert [i.name for i in store.indexes("text")] == [new.name]  # old one dropped
+    worker._WORKERS.clear()
