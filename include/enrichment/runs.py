@@ -302,8 +302,10 @@ def commit(run_id: str, *, settings: Settings | None = None) -> dict:
 def build_summary(run: dict, results: list[dict]) -> dict:
     """The run summary shown in logs, ``status --json`` and the demo."""
     counts: Counter = Counter()
+    step_seconds: Counter = Counter()
     for r in results:
         counts.update(r.get("counts", {}))
+        step_seconds.update(r.get("step_seconds", {}))
     detected = {k: v for k, v in (run["counts"] or {}).items() if k != UNCHANGED}
     clip = any(r.get("clip_enabled") for r in results)
     return {
@@ -332,6 +334,7 @@ def build_summary(run: dict, results: list[dict]) -> dict:
             (r.get("taxonomy_version") for r in results if r.get("taxonomy_version")), None
         ),
         "step_counts": dict(sorted(counts.items())),
+        "step_seconds": {k: round(v, 2) for k, v in step_seconds.items()},
     }
 
 

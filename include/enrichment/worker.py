@@ -120,12 +120,19 @@ class ShardWorker:
         counts: Counter = Counter(f"class_{i.change_class}" for i in items)
         counts["items"] = len(items)
 
-        self._deletes([i for i in items if i.change_class == DELETED], counts)
-        self._metadata([i for i in items if i.change_class == METADATA_ONLY], counts)
-        self._tag(run_id, [i for i in items if i.retag], counts)
-        self._embed_text([i for i in items if i.embed_text], counts)
+        steps = [
+            ("delete", self._deletes, [i for i in items if i.change_class == DELETED]),
+            ("metadata", self._metadata, [i for i in items if i.change_class == METADATA_ONLY]),
+            ("tag", lambda its, c: self._tag(run_id, its, c), [i for i in items if i.retag]),
+            ("embed_text", self._embed_text, [i for i in items if i.embed_text]),
+        ]
         if "image" in self.settings.vector_kinds:
-            self._embed_images([i for i in items if i.embed_image], counts)
+            steps.append(("embed_image", self._embed_images, [i for i in items if i.embed_image]))
+        step_seconds = {}
+        for name, step, chosen in steps:
+            step_started = time.monotonic()
+            step(chosen, counts)
+            step_seconds[name] = round(time.monotonic() - step_started, 3)
 
         result = {
             "run_id": run_id,
@@ -133,6 +140,7 @@ class ShardWorker:
             "status": "ok",
             "counts": dict(counts),
             "seconds": round(time.monotonic() - started, 3),
+            "step_seconds": step_seconds,
             "finished_at": datetime.now(UTC).isoformat(),
             "clip_enabled": bool(self._tagger and self._tagger.clip_enabled),
             "tag_model_id": self._tagger.model_id if self._tagger else None,
@@ -141,11 +149,12 @@ class ShardWorker:
         }
         self.shards.write_result(run_id, shard, result)
         log.info(
-            "run %s shard %d: %s in %.1fs",
+            "run %s shard %d: %s in %.1fs (%s)",
             run_id,
             shard,
             ", ".join(f"{k}={v}" for k, v in sorted(counts.items())),
             result["seconds"],
+            ", ".join(f"{k} {v:.1f}s" for k, v in step_seconds.items()),
         )
         return result
 
