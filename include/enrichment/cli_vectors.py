@@ -77,6 +77,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--all-retired", action="store_true")
     p.add_argument("--force", action="store_true", help="also drop a building version")
     p.set_defaults(func=cmd_drop)
+    p = isub.add_parser("undrop", help="allow a dropped version's model to be used again")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_undrop)
 
     p = sub.add_parser(
         "evaluate-embeddings",
@@ -241,6 +244,20 @@ def cmd_drop(args: argparse.Namespace) -> int:
     except SwitchRefused as exc:
         print(f"drop refused: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_undrop(args: argparse.Namespace) -> int:
+    from enrichment.config import load_settings
+    from enrichment.db import database_url
+    from enrichment.vectors import PgVectorStore
+
+    settings = load_settings()
+    store = PgVectorStore(database_url(settings), settings.state_schema)
+    if not store.undrop(args.name):
+        print(f"{args.name} is not a dropped version", file=sys.stderr)
+        return 1
+    print(f"{args.name}: its model may build it again (the next run or `index fill`)")
     return 0
 
 

@@ -117,6 +117,7 @@ class PgVectorStore(PgVectorWrites):
             row = cur.fetchone()
             if row:
                 return VectorIndex(*row)
+            self._refuse_dropped(cur, kind, model_id, name)
             cur.execute(
                 f"SELECT count(*) FROM {self.schema}.vector_indexes "
                 "WHERE kind = %s AND state = 'active'",
@@ -179,10 +180,51 @@ class PgVectorStore(PgVectorWrites):
         return True
 
     def drop_index(self, name: str) -> None:
-        """Drop an index version's table and registry row (callers check its state)."""
+        """Drop an index version's table and registry row (callers check its state).
+
+        The version is remembered as dropped, so a worker still configured with its model
+        fails instead of quietly starting it again (see :meth:`undrop`).
+        """
         with connect(self.url) as conn, conn.cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {self.schema}.vec_{name}")
-            cur.execute(f"DELETE FROM {self.schema}.vector_indexes WHERE name = %s", (name,))
+            cur.execute(
+                f"DELETE FROM {self.schema}.vector_indexes WHERE name = %s RETURNING kind, model_id",
+                (name,),
+            )
+            row = cur.fetchone()
+            if row:
+                cur.execute(
+                    f"INSERT INTO {self.schema}.dropped_vector_indexes (name, kind, model_id) "
+                    "VALUES (%s, %s, %s) ON CONFLICT (name) DO UPDATE SET "
+                    "dropped_at = clock_timestamp()",
+                    (name, *row),
+                )
+
+    def undrop(self, name: str) -> bool:
+        """Allow a dropped version to be built again; returns whether it was dropped."""
+        with connect(self.url) as conn, conn.cursor() as cur:
+            cur.execute(
+                f"DELETE FROM {self.schema}.dropped_vector_indexes WHERE name = %s", (name,)
+            )
+            return cur.rowcount > 0
+
+    def _refuse_dropped(self, cur, kind: str, model_id: str, name: str) -> None:
+        cur.execute(
+            f"SELECT dropped_at FROM {self.schema}.dropped_vector_indexes WHERE name = %s",
+            (name,),
+        )
+        row = cur.fetchone()
+        if row is None:
+            return
+        from enrichment.config import ConfigError
+
+        setting = "ENRICHMENT_TEXT_MODEL" if kind == "text" else "ENRICHMENT_CLIP_MODEL"
+        raise ConfigError(
+            f"the configured {kind} model {model_id} writes to index version {name}, which "
+            f"was dropped on {row[0]:%Y-%m-%d %H:%M}; set {setting} to the model of the "
+            f"active version (see `python -m enrichment index versions`), or run "
+            f"`python -m enrichment index undrop {name}` to build it again on purpose"
+        )
 
     # -- reads ------------------------------------------------------------------------
     def content_hashes(self, index: VectorIndex, skus: list[str]) -> dict[str, str]:

@@ -136,6 +136,11 @@ def test_switching_the_text_model_keeps_queries_answering(platform_db, models, m
     queries.stop.set()
     queries.join(10)
     assert [i.name for i in store.indexes()] == [new.name]
+    # a worker still configured with the dropped model fails instead of restarting it
+    with pytest.raises(ConfigError, match="was dropped"):
+        pipeline.run_all("r5", cat.now(), settings=old_settings, use_clip=False)
+    assert [i.name for i in store.indexes()] == [new.name]
+    assert store.undrop(old.name) and not store.undrop(old.name)
     assert cat.sql("SELECT to_regclass(%s)", (old.table("enrichment"),)) == [(None,)]
     assert queries.errors == []
     assert {n for _, n in queries.answers} == {3}
