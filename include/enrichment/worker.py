@@ -128,12 +128,14 @@ class ShardWorker:
         ]
         if "image" in self.settings.vector_kinds:
             steps.append(("embed_image", self._embed_images, [i for i in items if i.embed_image]))
+        sinks_before = self._sink_stats()
         step_seconds = {}
         for name, step, chosen in steps:
             step_started = time.monotonic()
             step(chosen, counts)
             step_seconds[name] = round(time.monotonic() - step_started, 3)
 
+        counts.update(self._sink_stats() - sinks_before)  # retries, resends, docs written
         result = {
             "run_id": run_id,
             "shard": shard,
@@ -157,6 +159,15 @@ class ShardWorker:
             ", ".join(f"{k} {v:.1f}s" for k, v in step_seconds.items()),
         )
         return result
+
+    def _sink_stats(self) -> Counter:
+        """Counters of the production sinks (e.g. Elasticsearch retries), prefixed."""
+        out: Counter = Counter()
+        for prefix, store in (("tag_sink", self.tags), ("vector_sink", self.vectors)):
+            for sink in getattr(store, "sinks", None) or []:
+                for key, value in dict(getattr(sink, "stats", None) or {}).items():
+                    out[f"{prefix}_{key}"] += value
+        return out
 
     # -- steps -------------------------------------------------------------------------
     def _deletes(self, items: list[ChangeItem], counts: Counter) -> None:

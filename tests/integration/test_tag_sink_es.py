@@ -122,7 +122,8 @@ def test_run_mirrors_tags_metadata_and_deletes_and_a_rerun_writes_nothing(catalo
 
 def test_429_twice_then_success_retries_the_bulk_request(catalog, es):
     es.fail_next(status=429, times=2, path="_bulk")
-    _run(catalog, "r1")
+    summary = _run(catalog, "r1")
+    assert summary["step_counts"]["tag_sink_retries"] == 2  # visible in the run summary
     bulks = [r for r in es.requests if r.path.endswith("_bulk")]
     assert [r.status for r in bulks] == [429, 429, 200]
     assert all(sorted(a[2] for a in r.actions) == SKUS for r in bulks)
