@@ -78,6 +78,7 @@ class Settings:
     clip_temperature: float = 0.01
     text_model_next: str | None = None
     max_shards: int = 256
+    clip_model_next: str | None = None
 
     @property
     def pg_dir(self) -> Path:
@@ -122,4 +123,5 @@ def load_settings() -> Settings:
         clip_temperature=_env_float("ENRICHMENT_CLIP_TEMPERATURE", 0.01),
         text_model_next=_env("ENRICHMENT_TEXT_MODEL_NEXT"),
         max_shards=_env_int("ENRICHMENT_MAX_SHARDS", 256),
+        clip_model_next=_env("ENRICHMENT_CLIP_MODEL_NEXT"),
     )

@@ -28,7 +28,8 @@ def fill(
     shards: int = 1,
 ) -> dict:
     """Embed every live product into the configured index version of each kind
-    (and into the ``ENRICHMENT_TEXT_MODEL_NEXT`` version when a re-embed is running).
+    (and into the ``ENRICHMENT_TEXT_MODEL_NEXT`` / ``ENRICHMENT_CLIP_MODEL_NEXT`` version when a
+    re-embed is running).
 
     Live = active in the source AND in the platform's processed state (the set
     ``switch`` verifies against). Products whose stored vector already has the current
@@ -83,6 +84,10 @@ def fill(
             embedders += [e for e in (worker.embedder, worker.next_embedder) if e is not None]
         else:
             embedders.append(_image_embedder(worker))
+            if worker.next_clip is not None:
+                from enrichment.embeddings import ImageEmbedder
+
+                embedders.append(ImageEmbedder(worker.next_clip))
     for embedder in embedders:
         index = worker.vectors.ensure_index(
             embedder.kind, embedder.model_id, embedder.prep_version, embedder.dim

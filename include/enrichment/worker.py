@@ -74,6 +74,7 @@ class ShardWorker:
         self._tagger = None
         self._embedder = None
         self._next_embedder: object = False  # False: not looked up yet
+        self._next_clip: object = False
 
     @property
     def tagger(self):
@@ -96,6 +97,22 @@ class ShardWorker:
 
             self._embedder = text_embedder_from_settings(self.settings)
         return self._embedder
+
+    @property
+    def next_clip(self):
+        """The ``ENRICHMENT_CLIP_MODEL_NEXT`` model during an image re-embed, else None."""
+        if self._next_clip is False:
+            name = self.settings.clip_model_next
+            self._next_clip = None
+            if name and name != self.settings.clip_model:
+                from enrichment.clip_zero_shot import ClipModel
+                from enrichment.image_embedding_cache import ImageEmbeddingCache
+
+                self._next_clip = ClipModel.load(name, batch_size=self.settings.clip_batch_size)
+                self._next_clip.embedding_cache = ImageEmbeddingCache(
+                    self.url, self.schema, self._next_clip.model_id
+                )
+        return self._next_clip
 
     @property
     def next_embedder(self):
@@ -281,19 +298,20 @@ class ShardWorker:
                 counts.update({f"next_{k}": v for k, v in extra.items()})
 
     def _embed_images(self, items: list[ChangeItem], counts: Counter) -> None:
-        """Primary-image vectors from the tagger's CLIP model (see vector_sync)."""
-        if items:
-            from enrichment.embeddings import ImageEmbedder
-            from enrichment.vector_sync import sync_images
+        """Primary-image vectors from the tagger's CLIP model (see vector_sync), and from
+        ``ENRICHMENT_CLIP_MODEL_NEXT`` too while an image re-embed is running."""
+        if not items:
+            return
+        from enrichment.embeddings import ImageEmbedder
+        from enrichment.vector_sync import sync_images
 
-            sync_images(
-                self.vectors,
-                ImageEmbedder(self.tagger.clip),
-                items,
-                counts,
-                _vector_meta,
-                self._load_images,
-            )
+        embedders = [(ImageEmbedder(self.tagger.clip), counts)]
+        if self.next_clip is not None:
+            embedders.append((ImageEmbedder(self.next_clip), Counter()))
+        for embedder, into in embedders:
+            sync_images(self.vectors, embedder, items, into, _vector_meta, self._load_images)
+        if len(embedders) > 1:
+            counts.update({f"next_{k}": v for k, v in embedders[1][1].items()})
 
 
 _WORKERS: dict[tuple, ShardWorker] = {}

@@ -71,3 +71,35 @@ def test_runs_write_both_versions_until_the_switch(platform_db, models, monkeypa
     summary = pipeline.run_all("r3", cat.now(), settings=load_settings(), use_clip=False)
     assert summary["text_embedded"] == 1
     worker._WORKERS.clear()
+
+
+def test_image_reembed_with_the_next_clip_keeps_the_serving_version_current(
+    platform_db, monkeypatch, tmp_path_factory
+):
+    from tests.tiny_clip import build_tiny_clip
+
+    root = tmp_path_factory.mktemp("clips-next")
+    monkeypatch.setenv("ENRICHMENT_CLIP_MODEL", str(build_tiny_clip(root / "serving", seed=0)))
+    worker._WORKERS.clear()
+    cat = Catalog(load_settings())
+    for sku, colour in zip("ABC", ["red", "blue", "green"], strict=True):
+        cat.add(sku, f"Tee {sku}", colour)
+    pipeline.run_all("r1", cat.now(), settings=load_settings())
+    store = PgVectorStore(database_url(load_settings()), "enrichment")
+    old = store.active_index("image")
+
+    monkeypatch.setenv("ENRICHMENT_CLIP_MODEL_NEXT", str(build_tiny_clip(root / "next", seed=1)))
+    settings = load_settings()
+    a_before = store.vector_of(old, "A")
+    cat.set_image("A", "yellow")
+    summary = pipeline.run_all("r2", cat.now(), settings=settings)
+    new = next(i for i in store.indexes("image") if i.name != old.name)
+    assert new.state == "building"
+    counts = summary["step_counts"]
+    assert counts["image_vectors_upserted"] == 1 and counts["next_image_vectors_upserted"] == 1
+    assert not (store.vector_of(old, "A") == a_before).all()  # serving version is current
+
+    filled = fill(settings, kinds=("image",))
+    assert filled["counts"]["next_image_vectors_upserted"] == 2  # B and C
+    assert switch(settings, kind="image")["active"] == new.name
+    worker._WORKERS.clear()
