@@ -12,6 +12,9 @@ changing `ENRICHMENT_CLIP_MODEL` (image).
 * **switch**: verify (every live product has a vector, counts and set equality) and
   activate; refused with a clear message when incomplete;
 * **drop_old**: drop the retired version after the switch.
+
+Fill slices run in-process, or as GPU pods in kubernetes mode (same settings and
+branch as the shard pods of `catalog_incremental`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from datetime import datetime
 
 from airflow.sdk import Param, dag, get_current_context, task
 
+from enrichment_airflow.k8s_shards import FillPodOperator, launch_shards
 from enrichment_airflow.shard_pipeline import DEFAULT_ARGS
 
 
@@ -47,18 +51,19 @@ def catalog_reembed():
         return list(range(int(get_current_context()["params"]["shards"])))
 
     @task(max_active_tis_per_dagrun=4)
-    def fill(shard: int) -> dict:
+    def fill(shard: int) -> None:
         from enrichment import airflow_tasks
 
-        return airflow_tasks.reembed_fill(get_current_context()["params"], shard)
+        airflow_tasks.reembed_fill(get_current_context()["params"], shard)
 
-    @task
+    @task(trigger_rule="none_failed")
     def switch() -> dict:
         from enrichment import airflow_tasks
 
         return airflow_tasks.reembed_switch(get_current_context()["params"])
 
-    fill.expand(shard=slices()) >> switch()
+    # local: in-process; kubernetes: one GPU pod per slice running the same fill command
+    launch_shards(slices(), fill, operator=FillPodOperator, pod_task_id="fill_pod") >> switch()
 
 
 dag = catalog_reembed()

@@ -136,13 +136,20 @@ def _quality(run_id: str | None) -> dict:
     }
 
 
-def reembed_fill(params: Mapping[str, Any], shard: int) -> dict:
-    """Fill one slice of the building index version (blue/green re-embed)."""
-    from enrichment.vector_fill import fill
+def reembed_fill_command(params: Mapping[str, Any], shard: int) -> list[str]:
+    """The exact fill command of one slice, run in-process locally and in a pod."""
+    return ["python", "-m", "enrichment", "index", "fill", "--kind", str(params["kind"]),
+            "--shard", str(shard), "--shards", str(int(params["shards"]))]  # fmt: skip
 
-    result = fill(kinds=(params["kind"],), shard=shard, shards=int(params["shards"]))
-    log.info("fill %s slice %d/%d: %s", params["kind"], shard, params["shards"], result)
-    return result
+
+def reembed_fill(params: Mapping[str, Any], shard: int) -> None:
+    """Fill one slice of the building index version through the CLI, in this process."""
+    from enrichment.cli import main
+
+    argv = reembed_fill_command(params, shard)[3:]
+    code = main(argv)
+    if code:
+        raise RuntimeError(f"fill command {' '.join(argv)} exited with {code}")
 
 
 def reembed_switch(params: Mapping[str, Any]) -> dict:

@@ -114,6 +114,12 @@ def sync_secrets(client: Any, settings: k8s.PodSettings) -> None:
 class ShardPodOperator(KubernetesPodOperator):
     """One shard's GPU pod: ``python -m enrichment process-shard --run-id R --shard N``."""
 
+    def command(self, context: Any) -> list[str]:
+        """The argv the pod runs: the local mode's command for the same shard."""
+        from enrichment import airflow_tasks
+
+        return airflow_tasks.process_shard_command(context, self.shard)
+
     def __init__(self, *, shard: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.shard = shard
@@ -136,10 +142,8 @@ class ShardPodOperator(KubernetesPodOperator):
         from airflow.providers.cncf.kubernetes.utils.pod_manager import OnFinishAction
         from kubernetes.client import models as k8s_models
 
-        from enrichment import airflow_tasks
-
         settings = settings or k8s.PodSettings.load(os.environ, airflow_variable)
-        argv = airflow_tasks.process_shard_command(context, self.shard)
+        argv = self.command(context)
         for key, value in settings.operator_kwargs().items():
             setattr(self, key, value)
         self.on_finish_action = OnFinishAction(settings.on_finish_action)
@@ -168,12 +172,27 @@ class ShardPodOperator(KubernetesPodOperator):
         return super().execute(context)
 
 
-def launch_shards(shards: Any, local_task: Any) -> list:
+class FillPodOperator(ShardPodOperator):
+    """One slice of a blue/green re-embed fill in a GPU pod (``index fill --shard N``)."""
+
+    def command(self, context: Any) -> list[str]:
+        from enrichment import airflow_tasks
+
+        return airflow_tasks.reembed_fill_command(context["params"], self.shard)
+
+
+def launch_shards(
+    shards: Any,
+    local_task: Any,
+    *,
+    operator: type[ShardPodOperator] = ShardPodOperator,
+    pod_task_id: str = POD_TASK_ID,
+) -> list:
     """Add both launchers and the branch choosing one; returns the two mapped tasks."""
     static = k8s.PodSettings.load(os.environ)  # environment only: no Variable at parse time
     local = local_task.expand(shard=shards)
-    pod = ShardPodOperator.partial(
-        task_id=POD_TASK_ID,
+    pod = operator.partial(
+        task_id=pod_task_id,
         pool=static.pool,
         pool_slots=max(1, static.gpus),
         **static.operator_kwargs(),
@@ -184,7 +203,7 @@ def launch_shards(shards: Any, local_task: Any) -> list:
     def choose_launcher() -> str:
         mode = k8s.execution_mode(os.environ, airflow_variable)
         log.info("execution mode: %s", mode)
-        return POD_TASK_ID if mode == "kubernetes" else local_id
+        return pod_task_id if mode == "kubernetes" else local_id
 
     chosen = choose_launcher()
     shards >> chosen >> [local, pod]

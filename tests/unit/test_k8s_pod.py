@@ -270,3 +270,22 @@ def test_connections_become_pod_environment_and_secrets(monkeypatch):
         connection_secrets(k8s.PodSettings(connections=("enrichment_db", "enrichment_gpu")))
     with pytest.raises(ConfigError, match="ENRICHMENT_DATABASE_URL"):
         connection_secrets(k8s.PodSettings(connections=("enrichment_s3",)))
+
+
+def test_reembed_fill_slices_render_as_gpu_pods_running_the_local_fill_command(cluster_env):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.unit.test_dag_integrity import DAGS
+
+    path = next(p for p in DAGS if p.stem == "catalog_reembed")
+    reembed = DagBag(dag_folder=str(path)).dags["catalog_reembed"]
+    op = reembed.get_task("fill_pod").unmap({"shard": 1})
+    params = {"kind": "image", "shards": 4, "switch": True, "drop_old": False}
+    context = {**_context(reembed, 1), "params": params}
+    op.render_template_fields(context)
+    container = op.build_pod_request_obj(context).spec.containers[0]
+    argv = airflow_tasks.reembed_fill_command(params, 1)
+    assert container.command + container.args == argv
+    assert argv[3:] == ["index", "fill", "--kind", "image", "--shard", "1", "--shards", "4"]
+    assert container.resources.limits["nvidia.com/gpu"] == "1"
+    assert (op.pool, op.pool_slots) == ("gpu_shards", 1)
