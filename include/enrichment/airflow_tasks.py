@@ -56,14 +56,19 @@ def process_shard_command(context: Mapping[str, Any], shard: int) -> list[str]:
     ]
 
 
-def process_shard_in_process(context: Mapping[str, Any], shard: int) -> None:
-    """Run the shard command's arguments through the CLI in this process."""
+def run_command_in_process(command: list[str]) -> None:
+    """Run ``python -m enrichment ...`` through the CLI in this process; fail on non-zero."""
     from enrichment.cli import main
 
-    argv = process_shard_command(context, shard)[3:]
+    argv = command[3:]
     code = main(argv)
     if code:
-        raise RuntimeError(f"shard command {' '.join(argv)} exited with {code}")
+        raise RuntimeError(f"command {' '.join(argv)} exited with {code}")
+
+
+def process_shard_in_process(context: Mapping[str, Any], shard: int) -> None:
+    """Run the shard command through the CLI in this process."""
+    run_command_in_process(process_shard_command(context, shard))
 
 
 def commit(context: Mapping[str, Any]) -> dict:
@@ -144,12 +149,7 @@ def reembed_fill_command(params: Mapping[str, Any], shard: int) -> list[str]:
 
 def reembed_fill(params: Mapping[str, Any], shard: int) -> None:
     """Fill one slice of the building index version through the CLI, in this process."""
-    from enrichment.cli import main
-
-    argv = reembed_fill_command(params, shard)[3:]
-    code = main(argv)
-    if code:
-        raise RuntimeError(f"fill command {' '.join(argv)} exited with {code}")
+    run_command_in_process(reembed_fill_command(params, shard))
 
 
 def reembed_switch(params: Mapping[str, Any]) -> dict:

@@ -26,6 +26,22 @@ COMMAND_MODULES = [
 ]
 
 
+def command_group(
+    sub: argparse._SubParsersAction,
+    name: str,
+    *,
+    help: str,
+    description: str,
+    dest: str,
+    metavar: str = "ACTION",
+) -> argparse._SubParsersAction:
+    """A command with sub-commands (``index fill``...); alone it prints its help, exit 2."""
+    parser = sub.add_parser(name, help=help, description=description)
+    group = parser.add_subparsers(dest=dest, metavar=metavar)
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+    return group
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m enrichment",

@@ -12,16 +12,19 @@ import json
 import os
 import sys
 
+from enrichment.cli import command_group
+
 
 def register(subparsers) -> None:
     """Add the ``demo`` command group to the CLI."""
-    demo = subparsers.add_parser(
+    sub = command_group(
+        subparsers,
         "demo",
         help="seed or change the demo source catalogue",
         description="The demo source catalogue (products, images, ground truth).",
+        dest="demo_command",
+        metavar="SUBCOMMAND",
     )
-    sub = demo.add_subparsers(dest="demo_command", metavar="SUBCOMMAND")
-    demo.set_defaults(func=lambda args: (demo.print_help(), 2)[1])
 
     seed = sub.add_parser(
         "seed",

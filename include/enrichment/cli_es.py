@@ -12,16 +12,18 @@ import argparse
 import json
 import sys
 
+from enrichment.cli import command_group
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    es = sub.add_parser(
+    esub = command_group(
+        sub,
         "es-index",
         help="Elasticsearch tag indexes: versions, switch, drop",
         description="Blue/green of the Elasticsearch tag indexes (one per taxonomy version "
         "behind the read alias ENRICHMENT_ES_INDEX_PREFIX).",
+        dest="es_command",
     )
-    esub = es.add_subparsers(dest="es_command", metavar="ACTION")
-    es.set_defaults(func=lambda args: (es.print_help(), 2)[1])
     p = esub.add_parser("versions", help="every version index: state, active documents")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_versions)

@@ -12,18 +12,19 @@ from __future__ import annotations
 import argparse
 import json
 
+from enrichment.cli import command_group
 from enrichment.config import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    top = sub.add_parser(
+    tsub = command_group(
+        sub,
         "vector-sinks",
         help="production vector stores that mirror pgvector: check, sync",
         description="Vector sinks (ENRICHMENT_VECTOR_SINKS, e.g. pinecone) mirror every "
         "pgvector write; check compares them with pgvector, sync repairs them.",
+        dest="sinks_command",
     )
-    tsub = top.add_subparsers(dest="sinks_command", metavar="ACTION")
-    top.set_defaults(func=lambda args: (top.print_help(), 2)[1])
     p = tsub.add_parser("check", help="vectors per version in each sink vs pgvector (JSON)")
     p.set_defaults(func=cmd_check)
     p = tsub.add_parser("sync", help="send missing vectors, delete extra ones, set the marker")

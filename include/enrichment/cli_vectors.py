@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from enrichment.cli import command_group
 from enrichment.config import ConfigError
 
 CHUNK = 256
@@ -46,13 +47,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_similar)
 
-    idx = sub.add_parser(
+    isub = command_group(
+        sub,
         "index",
         help="vector index versions: versions, fill, switch, drop",
         description="Blue/green re-embedding of the vector indexes.",
+        dest="index_command",
     )
-    isub = idx.add_subparsers(dest="index_command", metavar="ACTION")
-    idx.set_defaults(func=lambda args: (idx.print_help(), 2)[1])
     p = isub.add_parser("versions", help="every version: state, size, coverage")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_versions)

@@ -96,19 +96,12 @@ class CatalogMissingError(RuntimeError):
 
 
 @dataclass
-class _Product:
-    id: int
-    sku: str
-    language: str
-    title: str
-    description: str
-    brand: str | None
-    label: str | None
-    price: float
-    currency: str
-    stock: int
-    truth: dict
-    images: list[tuple[int, str, int]] = field(default_factory=list)  # position, url, seed
+class _Product(listings.Listing):
+    """A listing with its identity and photos (position, url, render seed)."""
+
+    id: int = 0
+    sku: str = ""
+    images: list[tuple[int, str, int]] = field(default_factory=list)
     broken: str | None = None
 
 
@@ -157,19 +150,7 @@ def _next_ids(conn, schema: str, n: int) -> list[int]:
 def _make_product(pid: int, rng: random.Random, image_root: Path, base_seed: int) -> _Product:
     sku = f"SKU-{pid:06d}"
     listing = listings.make_listing(rng)
-    product = _Product(
-        id=pid,
-        sku=sku,
-        language=listing.language,
-        title=listing.title,
-        description=listing.description,
-        brand=listing.brand,
-        label=listing.label,
-        price=listing.price,
-        currency=listing.currency,
-        stock=listing.stock,
-        truth=listing.truth,
-    )
+    product = _Product(**vars(listing), id=pid, sku=sku)
     n_images = rng.choices((1, 2, 3), weights=(0.45, 0.35, 0.2))[0]
     for pos in range(n_images):
         url = _new_url(sku, pos, rng, image_root)

@@ -333,7 +333,7 @@ def _join(*parts: str) -> str:
 
 
 @dataclass
-class _Listing:
+class Listing:
     language: str
     title: str
     description: str
@@ -426,7 +426,7 @@ def _vi_listing(rng, cat, color, pattern, gender, material, where_color, say_gen
     return title, " ".join(sentences), label, brand, material, say_material
 
 
-def make_listing(rng: random.Random) -> _Listing:
+def make_listing(rng: random.Random) -> Listing:
     """One product listing with its ground truth."""
     cat = _weighted(rng, _CATEGORY_WEIGHTS)
     color = _weighted(rng, _COLOR_WEIGHTS)
@@ -459,7 +459,7 @@ def make_listing(rng: random.Random) -> _Listing:
         "gender": gender if say_gender else None,
         "material": material if say_material else None,
     }
-    return _Listing(language, title, desc, brand, label, price, currency, stock, truth)
+    return Listing(language, title, desc, brand, label, price, currency, stock, truth)
 
 
 def new_price(rng: random.Random, price: float) -> float:

@@ -51,7 +51,7 @@ def platform_status(settings: Settings | None = None) -> dict:
         else:
             out["vectors_active"] = 0
         orphan = set()
-        for name in {n for n, *_ in active} | _other_indexes(cur, s):
+        for name in _live_indexes(cur, s):  # active and building versions
             cur.execute(f"""SELECT v.sku FROM {s}.vec_{name} v WHERE NOT EXISTS
                  (SELECT 1 FROM {src}.products p WHERE p.sku = v.sku AND NOT p.is_deleted)""")
             orphan.update(r[0] for r in cur.fetchall())
@@ -101,6 +101,6 @@ def _exists(cur, name: str) -> bool:
     return cur.fetchone()[0] is not None
 
 
-def _other_indexes(cur, schema: str) -> set[str]:
+def _live_indexes(cur, schema: str) -> set[str]:
     cur.execute(f"SELECT name FROM {schema}.vector_indexes WHERE state <> 'retired'")
     return {r[0] for r in cur.fetchall()}

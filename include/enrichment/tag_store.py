@@ -52,8 +52,6 @@ class TagStore(Protocol):
 
     def delete(self, skus: list[str]) -> int: ...
 
-    def tagged_skus(self, skus: list[str]) -> dict[str, str]: ...
-
 
 class PostgresTagStore:
     """Tags in ``{schema}.tags`` and documents in ``{schema}.product_docs``."""
@@ -133,18 +131,6 @@ class PostgresTagStore:
             cur.execute(f"DELETE FROM {self.schema}.product_docs WHERE sku = ANY(%s)", (skus,))
         return removed
 
-    def tagged_skus(self, skus: list[str]) -> dict[str, str]:
-        """``{sku: content_hash}`` of the documents already tagged among ``skus``."""
-        if not skus:
-            return {}
-        with connect(self.url) as conn, conn.cursor() as cur:
-            cur.execute(
-                f"SELECT sku, content_hash FROM {self.schema}.product_docs "
-                "WHERE sku = ANY(%s) AND content_hash IS NOT NULL",
-                (skus,),
-            )
-            return dict(cur.fetchall())
-
 
 class MirroredTagStore:
     """The primary store plus sinks: writes go to the primary, then to every sink.
@@ -174,9 +160,6 @@ class MirroredTagStore:
         for sink in self.sinks:
             sink.delete(skus)
         return removed
-
-    def tagged_skus(self, skus: list[str]) -> dict[str, str]:
-        return self.primary.tagged_skus(skus)
 
 
 TAG_SINKS = ("elasticsearch",)
