@@ -3,7 +3,7 @@
 The image tower is ViT-B/32's (the model production uses), with random weights: the
 compute is real, the scores are meaningless (no pretrained weights can be downloaded
 here). The model is loaded through the platform's own loader
-(:class:`enrichment.clip_zero_shot.ClipModel`). Prints JSON comparing, in one run:
+(:class:`enrichment.tagging.signals.clip.ClipModel`). Prints JSON comparing, in one run:
 
 * ``images_per_s`` of :meth:`ClipModel.similarities` (image tower + prompt bank) at
   several batch sizes on the CPU (or GPU when present);
@@ -49,9 +49,9 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="1,8,32")
     args = parser.parse_args()
 
-    from enrichment.clip_zero_shot import ClipModel
-    from enrichment.taxonomy import Taxonomy
-    from tests.tiny_clip import build_tiny_clip
+    from enrichment.tagging.signals.clip import ClipModel
+    from enrichment.tagging.taxonomy import Taxonomy
+    from tests.fakes.tiny_clip import build_tiny_clip
 
     images = load_images(args.images)
     taxonomy = Taxonomy.load(None)

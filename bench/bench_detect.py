@@ -31,8 +31,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def seed(url: str, products: int) -> None:
-    from enrichment import cdc, db
-    from enrichment.demo_catalog import create_schema
+    from enrichment.cdc import triggers as cdc
+    from enrichment.db import connection as db
+    from enrichment.demo.catalog import create_schema
 
     with db.connect(url) as conn, conn.cursor() as cur:
         create_schema(conn, "catalog")
@@ -55,7 +56,7 @@ def seed(url: str, products: int) -> None:
 
 def mutate(url: str, fraction: float) -> dict[str, int]:
     """One day of changes in the proportions of the demo (price-heavy)."""
-    from enrichment import db
+    from enrichment.db import connection as db
 
     n = {}
     with db.connect(url) as conn, conn.cursor() as cur:
@@ -80,7 +81,7 @@ def mutate(url: str, fraction: float) -> dict[str, int]:
 
 
 def detect(settings, run_id: str) -> tuple[dict, float, int]:
-    from enrichment import runs
+    from enrichment.runs import lifecycle as runs
 
     started = time.perf_counter()
     run = runs.detect(run_id, datetime.now(UTC), settings=settings)
@@ -90,8 +91,8 @@ def detect(settings, run_id: str) -> tuple[dict, float, int]:
 
 def commit_without_processing(settings, run: dict) -> None:
     """Mark every shard done (no models here: this measures detection) and commit."""
-    from enrichment import runs
-    from enrichment.shards import ShardStore
+    from enrichment.runs import lifecycle as runs
+    from enrichment.runs.shard_store import ShardStore
 
     store = ShardStore.from_settings(settings)
     for shard in range(run["shards"]):
@@ -100,7 +101,8 @@ def commit_without_processing(settings, run: dict) -> None:
 
 
 def scan_pages(url: str, page_sizes: list[int]) -> dict[str, float]:
-    from enrichment import changes, db
+    from enrichment.cdc import detect as changes
+    from enrichment.db import connection as db
 
     out = {}
     with db.connect(url) as conn:
@@ -126,7 +128,7 @@ SELECT p.id, p.updated_at, array_agg(i.url ORDER BY i.position)
 
 
 def scan_join_then_limit(url: str, page_size: int, pages: int) -> float:
-    from enrichment import db
+    from enrichment.db import connection as db
 
     rows, key = 0, ("-infinity", 0)
     started = time.perf_counter()
@@ -155,8 +157,9 @@ def main() -> None:
     os.chmod(tmp, 0o755)  # the embedded server may run as its own system user
     os.environ.setdefault("ENRICHMENT_DATA_DIR", os.path.join(tmp, "data"))
     os.environ["ENRICHMENT_SHARD_STORE"] = os.path.join(tmp, "shards")
-    from enrichment import db, schema
     from enrichment.config import load_settings
+    from enrichment.db import connection as db
+    from enrichment.db import schema
 
     name = f"bench_detect_{uuid.uuid4().hex[:8]}"
     admin = db.server_url(load_settings())

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from enrichment.images import fetch_image
+from enrichment.images.intake import fetch_image
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = PROJECT_ROOT / ".." / "shared" / "datasets" / "magento-sample" / "images"

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from enrichment.colour import ColourNamer
-from enrichment.taxonomy import Taxonomy
+from enrichment.tagging.signals.colour import ColourNamer
+from enrichment.tagging.taxonomy import Taxonomy
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASET = ROOT.parent / "shared" / "datasets" / "magento-sample"

@@ -11,7 +11,7 @@ Prints one JSON object comparing, in the same run and database:
 * ``knn``: latency (ms, p50/p95 over ``--queries`` queries, one open connection) of an
   exact scan vs HNSW at several ``ef_search`` values, with recall@k against the exact
   answer; a category filter (2 % of rows) with plain HNSW, HNSW with the exact-scan
-  fallback of :func:`enrichment.vector_query.knn`, and an exact scan; and ``similar``
+  fallback of :func:`enrichment.vectors.query.knn`, and an exact scan; and ``similar``
   end to end (new connection, query vector read in the database).
 
 Vectors: a mixture of ``--clusters`` Gaussian clusters on the unit sphere (product
@@ -59,7 +59,7 @@ def make_vectors(
 
 
 def records(vectors: np.ndarray, start: int, rng: np.random.Generator, tag: str = "h"):
-    from enrichment.vectors import VectorRecord
+    from enrichment.vectors.records import VectorRecord
 
     cats = rng.integers(0, 50, len(vectors))
     prices = rng.uniform(5, 500, len(vectors)).round(2)
@@ -88,7 +88,7 @@ def timed_upsert(store, index, recs, method: str, batch: int) -> float:
 
 def fresh_index(store, label: str, dim: int, hnsw: bool):
     """A new index version with or without its HNSW index (the first of a kind has one)."""
-    from enrichment.db import connect
+    from enrichment.db.connection import connect
 
     index = store.ensure_index("text", f"bench-{label}-{uuid.uuid4().hex[:6]}", "b", dim)
     if hnsw:
@@ -145,11 +145,12 @@ def main() -> int:
         tmp = tempfile.mkdtemp(prefix="bench-vectors-")
         os.chmod(tmp, 0o755)  # the embedded server may run as its own system user
         os.environ["ENRICHMENT_DATA_DIR"] = tmp
-    from enrichment import db, schema
     from enrichment.config import load_settings
-    from enrichment.vector_query import knn, knn_sql
-    from enrichment.vector_writes import vector_literal
-    from enrichment.vectors import PgVectorStore
+    from enrichment.db import connection as db
+    from enrichment.db import schema
+    from enrichment.vectors.query import knn, knn_sql
+    from enrichment.vectors.store import PgVectorStore
+    from enrichment.vectors.writes import vector_literal
 
     settings = load_settings()
     name = f"bench_{uuid.uuid4().hex[:8]}"

@@ -57,8 +57,13 @@ def main() -> None:
     os.environ["ENRICHMENT_SHARD_STORE"] = os.path.join(tmp, "shards")
     os.environ["ENRICHMENT_IMAGE_ROOT"] = os.path.join(tmp, "images")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from enrichment import cdc, db, demo_catalog, runs, schema, worker
+    from enrichment.cdc import triggers as cdc
     from enrichment.config import load_settings
+    from enrichment.db import connection as db
+    from enrichment.db import schema
+    from enrichment.demo import catalog as demo_catalog
+    from enrichment.runs import lifecycle as runs
+    from enrichment.runs import worker
 
     name = f"bench_worker_{uuid.uuid4().hex[:8]}"
     admin = db.server_url(load_settings())

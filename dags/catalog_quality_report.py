@@ -9,7 +9,7 @@ threshold) when a check fails.
 Checks: coverage of tags per attribute, consistency between the platform state and the
 tag and vector stores, validity of stored tags, freshness against the run's upper bound,
 quarantined image rate, drift of tag value distributions, precision on the golden
-sample. Thresholds: `include/enrichment/quality.yaml` or `ENRICHMENT_QUALITY_*`.
+sample. Thresholds: `include/enrichment/quality/quality.yaml` or `ENRICHMENT_QUALITY_*`.
 The reports open from the **Catalog quality** entry of the Airflow menu.
 """
 

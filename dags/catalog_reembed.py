@@ -52,13 +52,13 @@ def catalog_reembed():
 
     @task(max_active_tis_per_dagrun=4)
     def fill(shard: int) -> None:
-        from enrichment import airflow_tasks
+        from enrichment.orchestration import tasks as airflow_tasks
 
         airflow_tasks.reembed_fill(get_current_context()["params"], shard)
 
     @task(trigger_rule="none_failed")
     def switch() -> dict:
-        from enrichment import airflow_tasks
+        from enrichment.orchestration import tasks as airflow_tasks
 
         return airflow_tasks.reembed_switch(get_current_context()["params"])
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from enrichment import cdc, db
-from enrichment.demo_catalog import create_schema
+from enrichment.cdc import triggers as cdc
+from enrichment.db import connection as db
+from enrichment.demo.catalog import create_schema
 
 COLOURS = {
     "red": (200, 30, 30),

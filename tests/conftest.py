@@ -34,14 +34,14 @@ os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
 
 
 def _server_url() -> str:
-    from enrichment import db
     from enrichment.config import load_settings
+    from enrichment.db import connection as db
 
     return db.server_url(load_settings())
 
 
 def pytest_configure(config) -> None:
-    from enrichment import db
+    from enrichment.db import connection as db
 
     url = db.with_database(_server_url(), "airflow")
     db.ensure_database(_server_url(), "airflow")
@@ -49,8 +49,8 @@ def pytest_configure(config) -> None:
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    from enrichment import db
     from enrichment.config import load_settings
+    from enrichment.db import connection as db
 
     if "airflow.settings" in sys.modules:  # close Airflow's pool before its server stops
         sys.modules["airflow.settings"].dispose_orm()
@@ -63,8 +63,9 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 @pytest.fixture
 def platform_db(monkeypatch, tmp_path):
     """A fresh database with the platform schema; the environment points at it."""
-    from enrichment import db, schema
     from enrichment.config import load_settings
+    from enrichment.db import connection as db
+    from enrichment.db import schema
 
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = _server_url()

@@ -10,9 +10,9 @@ else ``local``. It is chosen by a branch task when the run starts, not at parse 
 a DAG file may not read Variables, a mapped task cannot change its operator class per
 run, and templating cannot turn a Python task into a pod. The graph is identical in
 both modes; only which launcher runs differs, and both run the same shard command
-(:func:`enrichment.airflow_tasks.process_shard_command`).
+(:func:`enrichment.orchestration.tasks.process_shard_command`).
 
-Pod settings (:mod:`enrichment.k8s`) are resolved when the task's templates are
+Pod settings (:mod:`enrichment.orchestration.pods`) are resolved when the task's templates are
 rendered, on the worker, at every try and on resume from deferral, so Airflow Variables
 apply without being read at parse time and the UI's rendered view shows the real pod.
 """
@@ -28,8 +28,8 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from airflow.providers.cncf.kubernetes.secret import Secret
 from airflow.sdk import task
 
-from enrichment import k8s
 from enrichment.config import ConfigError
+from enrichment.orchestration import pods as k8s
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class ShardPodOperator(KubernetesPodOperator):
 
     def command(self, context: Any) -> list[str]:
         """The argv the pod runs: the local mode's command for the same shard."""
-        from enrichment import airflow_tasks
+        from enrichment.orchestration import tasks as airflow_tasks
 
         return airflow_tasks.process_shard_command(context, self.shard)
 
@@ -176,7 +176,7 @@ class FillPodOperator(ShardPodOperator):
     """One slice of a blue/green re-embed fill in a GPU pod (``index fill --shard N``)."""
 
     def command(self, context: Any) -> list[str]:
-        from enrichment import airflow_tasks
+        from enrichment.orchestration import tasks as airflow_tasks
 
         return airflow_tasks.reembed_fill_command(context["params"], self.shard)
 

@@ -17,7 +17,7 @@ URL_PREFIX = "/catalog-quality"
 
 
 def _reports_root() -> Path:
-    from enrichment.report import reports_root
+    from enrichment.quality.report.pages import reports_root
 
     return reports_root().resolve()
 
@@ -46,8 +46,8 @@ def build_app():
 
     @app.get("/dag-runs/{dag_id}/{run_id}")
     def dag_run_report(dag_id: str, run_id: str):
-        from enrichment.pipeline import platform_run_id
-        from enrichment.report import report_dir_name
+        from enrichment.orchestration.pipeline import platform_run_id
+        from enrichment.quality.report.pages import report_dir_name
 
         folder = report_dir_name(platform_run_id(dag_id, run_id))
         if not (_reports_root() / folder / "index.html").is_file():
@@ -63,7 +63,7 @@ def build_app():
         root = _reports_root()
         if not (root / "index.html").is_file():
             try:
-                from enrichment.report import write_index
+                from enrichment.quality.report.pages import write_index
 
                 write_index()
             except Exception as exc:  # the platform database may not be reachable

@@ -3,7 +3,7 @@
 
 Shards run in-process or as GPU pods, chosen per run (``enrichment_airflow.k8s_shards``).
 
-Only wiring: every step is one call into ``enrichment.airflow_tasks``.
+Only wiring: every step is one call into ``enrichment.orchestration.tasks``.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ def fail_fast_on_quality(step: str) -> dict:
     """Run ``airflow_tasks.<step>``; failed data-quality checks fail the task without retry."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from enrichment import airflow_tasks
-    from enrichment.quality import QualityFailed
+    from enrichment.orchestration import tasks as airflow_tasks
+    from enrichment.quality.evaluate import QualityFailed
 
     try:
         return getattr(airflow_tasks, step)(get_current_context())
@@ -41,7 +41,7 @@ def shard_pipeline(kind: str = "incremental"):
 
     @task
     def detect() -> list[int]:
-        from enrichment import airflow_tasks
+        from enrichment.orchestration import tasks as airflow_tasks
 
         context = get_current_context()
         selection = None
@@ -51,13 +51,13 @@ def shard_pipeline(kind: str = "incremental"):
 
     @task(max_active_tis_per_dagrun=4)
     def process_shard(shard: int) -> None:
-        from enrichment import airflow_tasks
+        from enrichment.orchestration import tasks as airflow_tasks
 
         airflow_tasks.process_shard_in_process(get_current_context(), shard)
 
     @task(trigger_rule="none_failed")
     def commit() -> dict:
-        from enrichment import airflow_tasks
+        from enrichment.orchestration import tasks as airflow_tasks
 
         return airflow_tasks.commit(get_current_context())
 

@@ -1,0 +1,1 @@
+"""Change detection: what changed in the shop's catalogue since the last run."""

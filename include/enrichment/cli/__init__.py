@@ -1,0 +1,1 @@
+"""The ``python -m enrichment`` command line: one module per group of commands."""

@@ -1,0 +1,339 @@
+"""Commands ``tag-images`` (tag a CSV of products, no database) and ``evaluate``.
+
+``tag-images`` follows the contract in DESIGN.md section 4: one JSON line per input
+row, in input order. A row whose image cannot be loaded still gets its text-based
+tags, with ``error`` set to the image's rejection reason.
+
+``evaluate`` tags a labelled manifest and prints per-attribute accuracy, precision,
+coverage and top confusions as JSON (definitions in :func:`score_attribute`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import html
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from enrichment.config import ConfigError
+
+LOAD_THREADS = 4
+DECODE_MAX_SIDE = 512  # enough for CLIP (224 px) and the colour signal (128 px)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "tag-images",
+        help="tag products from a CSV (sku,image,title,description) into JSON lines",
+        description="Tag products listed in a CSV without a database. Relative image paths "
+        "resolve against the CSV's folder. Writes one JSON line per row, in order.",
+    )
+    p.add_argument(
+        "--input", required=True, type=Path, help="CSV with columns sku,image,title,description"
+    )
+    p.add_argument("--output", required=True, type=Path, help="JSON-lines file to write")
+    p.add_argument("--no-clip", action="store_true", help="pixel colour and text signals only")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="rows tagged together (default: ENRICHMENT_CLIP_BATCH_SIZE)",
+    )
+    p.set_defaults(func=cmd_tag_images)
+
+    e = subparsers.add_parser(
+        "evaluate",
+        help="measure tag accuracy against a labelled manifest; prints JSON",
+        description="Tag a manifest and compare with labels. Prints JSON per attribute: "
+        "accuracy (best guess, emitted or not, is a correct label), precision (share of "
+        "emitted tags that are correct), coverage (share of items with an emitted tag), n, "
+        "and the most frequent confusions.",
+    )
+    e.add_argument("--manifest", required=True, type=Path, help="CSV sku,image,title,description")
+    e.add_argument(
+        "--labels",
+        required=True,
+        type=Path,
+        help="CSV sku,<attribute>... ('|' joins several values)",
+    )
+    e.add_argument("--mapping", type=Path, help="YAML mapping label names to taxonomy ids")
+    e.add_argument("--no-clip", action="store_true", help="pixel colour and text signals only")
+    e.add_argument(
+        "--attributes", help="comma-separated attributes to score (default: every labelled one)"
+    )
+    e.add_argument(
+        "--catalog-column",
+        help="manifest column to use as the source category signal (default: none)",
+    )
+    e.add_argument("--batch-size", type=int, default=None, help="rows tagged together")
+    e.set_defaults(func=cmd_evaluate)
+
+
+# -- shared helpers ---------------------------------------------------------------------------
+def _read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in required if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ConfigError(f"{path.name}: missing column(s) {', '.join(missing)}")
+            return list(reader)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+
+
+def _make_tagger(no_clip: bool, batch_size: int | None):
+    from enrichment.config import load_settings
+    from enrichment.tagging.engine import Tagger
+
+    settings = load_settings()
+    tagger = Tagger.from_settings(settings, use_clip=not no_clip)
+    if tagger.clip is not None and batch_size:
+        tagger.clip.batch_size = batch_size
+    return settings, tagger, batch_size or settings.clip_batch_size
+
+
+def _batches(rows: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(rows), max(1, size)):
+        yield rows[start : start + max(1, size)]
+
+
+def _inputs(
+    rows: list[dict[str, str]],
+    policy: Any,
+    pool: ThreadPoolExecutor,
+    catalog_column: str | None = None,
+):
+    """TagInputs for rows plus the image error (or None) of each row."""
+    from enrichment.images.intake import ImageRejected, fetch_image
+    from enrichment.tagging.engine import TagInput
+
+    def load(ref: str):
+        if not ref:
+            return None
+        try:
+            return fetch_image(ref, policy, max_side=DECODE_MAX_SIDE)
+        except ImageRejected as exc:
+            return exc
+        except Exception as exc:  # an unexpected decoder failure must not stop the run
+            return ImageRejected("unreadable", f"{type(exc).__name__}: {exc}")
+
+    loaded = list(pool.map(load, [(r.get("image") or "").strip() for r in rows]))
+    inputs, errors = [], []
+    for row, img in zip(rows, loaded, strict=True):
+        ok = img is not None and not isinstance(img, ImageRejected)
+        inputs.append(
+            TagInput(
+                sku=(row.get("sku") or "").strip(),
+                title=row.get("title") or "",
+                description=row.get("description") or "",
+                category=(row.get(catalog_column) or None) if catalog_column else None,
+                image=img.image if ok else None,
+                image_hash=img.sha256 if ok else None,
+            )
+        )
+        errors.append(str(img) if isinstance(img, ImageRejected) else None)
+    return inputs, errors
+
+
+def _progress(total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="item", file=sys.stderr, disable=None)
+
+
+# -- tag-images -------------------------------------------------------------------------------
+def cmd_tag_images(args: argparse.Namespace) -> int:
+    from enrichment.images.intake import policy_from_settings
+
+    rows = _read_csv(args.input, ("sku", "image"))
+    settings, tagger, batch_size = _make_tagger(args.no_clip, args.batch_size)
+    policy = policy_from_settings(settings, base_dir=args.input.resolve().parent)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    with (
+        args.output.open("w", encoding="utf-8") as out,
+        ThreadPoolExecutor(LOAD_THREADS) as pool,
+        _progress(len(rows), "tagging") as bar,
+    ):
+        for batch in _batches(rows, batch_size):
+            inputs, errors = _inputs(batch, policy, pool)
+            try:
+                results = tagger.tag(inputs)
+            except Exception:  # a broken batch: retry row by row so one bad row is isolated
+                results = []
+                for i, item in enumerate(inputs):
+                    try:
+                        results.extend(tagger.tag([item]))
+                    except Exception as row_exc:
+                        results.append([])
+                        errors[i] = f"tagging_failed: {type(row_exc).__name__}: {row_exc}"
+            for item, tags, error in zip(inputs, results, errors, strict=True):
+                if not item.sku:
+                    tags, error = [], "missing_sku: the row has no sku"
+                failed += error is not None
+                record = {"sku": item.sku, "tags": [t.to_dict() for t in tags], "error": error}
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            bar.update(len(batch))
+    print(
+        f"tagged {len(rows)} rows ({failed} with an error) -> {args.output} "
+        f"[model {tagger.model_id}, taxonomy {tagger.taxonomy_version}]",
+        file=sys.stderr,
+    )
+    return 0
+
+
+# -- evaluate ---------------------------------------------------------------------------------
+def _norm_label(value: str) -> str:
+    return " ".join(html.unescape(value).strip().lower().split())
+
+
+def load_mapping(path: Path | None) -> dict[str, dict[str, list[str] | None]]:
+    """``{attribute: {label: [taxonomy ids] | None}}`` from a mapping YAML (None: unmapped)."""
+    if path is None:
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read mapping {path}: {exc}") from exc
+    raw = data.get("attributes", {})
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path.name}: 'attributes' must map attribute -> {{label: id}}")
+    out: dict[str, dict[str, list[str] | None]] = {}
+    for attr, table in raw.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path.name}: attributes.{attr} must be a mapping")
+        out[attr] = {}
+        for label, target in table.items():
+            if target is None:
+                out[attr][_norm_label(str(label))] = None
+            else:
+                targets = target if isinstance(target, list) else [target]
+                out[attr][_norm_label(str(label))] = [str(t) for t in targets]
+    return out
+
+
+def gold_values(raw: str, attribute: Any, table: dict[str, list[str] | None]) -> set[str]:
+    """Taxonomy ids a label cell accepts ('|' separates several labels)."""
+    ids = set(attribute.value_ids)
+    gold: set[str] = set()
+    for part in raw.split("|"):
+        label = _norm_label(part)
+        if not label:
+            continue
+        if label in table:
+            gold.update(t for t in (table[label] or []) if t in ids)
+        elif label in ids:
+            gold.add(label)
+    return gold
+
+
+def score_attribute(pairs: list[tuple[set[str], Any]], multi: bool) -> dict[str, Any]:
+    """Metrics for one attribute from (gold ids, FusedAttribute or None) pairs.
+
+    accuracy: share of items whose best guess (highest fused confidence, emitted or
+    not) is one of the gold ids; items with no evidence at all count as wrong.
+    precision: share of emitted tags whose value is a gold id.
+    coverage: share of items with at least one emitted tag.
+    recall (multi-valued only): share of gold ids that were emitted.
+    """
+    n = len(pairs)
+    correct_best = emitted_total = emitted_correct = covered = no_guess = 0
+    gold_total = gold_found = 0
+    confusions: Counter = Counter()
+    for gold, fused in pairs:
+        best = fused.best.value if fused is not None and fused.best else None
+        emitted = [v.value for v in fused.emitted] if fused is not None else []
+        if best is None:
+            no_guess += 1
+        if best in gold:
+            correct_best += 1
+        else:
+            confusions[(sorted(gold)[0], best or "(none)")] += 1
+        if emitted:
+            covered += 1
+        emitted_total += len(emitted)
+        emitted_correct += sum(1 for v in emitted if v in gold)
+        gold_total += len(gold)
+        gold_found += len(gold & set(emitted))
+    result: dict[str, Any] = {
+        "n": n,
+        "accuracy": round(correct_best / n, 4) if n else None,
+        "precision": round(emitted_correct / emitted_total, 4) if emitted_total else None,
+        "coverage": round(covered / n, 4) if n else None,
+        "emitted": emitted_total,
+        "no_guess": no_guess,
+        "top_confusions": [
+            {"label": g, "predicted": p, "count": c} for (g, p), c in confusions.most_common(6)
+        ],
+    }
+    if multi:
+        result["recall"] = round(gold_found / gold_total, 4) if gold_total else None
+    return result
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from enrichment.images.intake import policy_from_settings
+
+    manifest = _read_csv(args.manifest, ("sku", "image"))
+    labels = {r["sku"].strip(): r for r in _read_csv(args.labels, ("sku",))}
+    mapping = load_mapping(args.mapping)
+    settings, tagger, batch_size = _make_tagger(args.no_clip, args.batch_size)
+    taxonomy = tagger.taxonomy
+    label_columns = set(next(iter(labels.values()), {}).keys())
+    if args.attributes:
+        attributes = [a.strip() for a in args.attributes.split(",") if a.strip()]
+        for a in attributes:
+            if a not in taxonomy:
+                raise ConfigError(f"--attributes: {a!r} is not a taxonomy attribute")
+    else:
+        attributes = [a for a in taxonomy.attribute_ids if a in label_columns]
+    attributes = [a for a in attributes if a in label_columns]
+    if not attributes:
+        raise ConfigError(f"{args.labels.name}: no label column matches a taxonomy attribute")
+    policy = policy_from_settings(settings, base_dir=args.manifest.resolve().parent)
+    rows = [r for r in manifest if r["sku"].strip() in labels]
+    pairs: dict[str, list] = {a: [] for a in attributes}
+    unmapped: dict[str, Counter] = {a: Counter() for a in attributes}
+    image_errors = 0
+    started = time.monotonic()
+    with ThreadPoolExecutor(LOAD_THREADS) as pool, _progress(len(rows), "evaluating") as bar:
+        for batch in _batches(rows, batch_size):
+            inputs, errors = _inputs(batch, policy, pool, args.catalog_column)
+            image_errors += sum(e is not None for e in errors)
+            for item, analysis in zip(inputs, tagger.analyse(inputs), strict=True):
+                for a in attributes:
+                    raw = labels[item.sku].get(a) or ""
+                    gold = gold_values(raw, taxonomy.attribute(a), mapping.get(a, {}))
+                    if not gold:
+                        if raw.strip():
+                            unmapped[a][_norm_label(raw)] += 1
+                        continue
+                    pairs[a].append((gold, analysis.fused.get(a)))
+            bar.update(len(batch))
+    report = {
+        "manifest": args.manifest.name,
+        "items": len(rows),
+        "image_errors": image_errors,
+        "clip_enabled": tagger.clip_enabled,
+        "model_id": tagger.model_id,
+        "taxonomy_version": tagger.taxonomy_version,
+        "seconds": round(time.monotonic() - started, 2),
+        "attributes": {},
+    }
+    for a in attributes:
+        metrics = score_attribute(pairs[a], taxonomy.attribute(a).multi)
+        metrics["threshold"] = taxonomy.attribute(a).threshold
+        metrics["skipped_unmapped_labels"] = sum(unmapped[a].values())
+        report["attributes"][a] = metrics
+    print(json.dumps(report, indent=2))
+    return 0

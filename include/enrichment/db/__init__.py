@@ -1,0 +1,1 @@
+"""Database access: the embedded PostgreSQL or an existing server, and schema migrations."""

@@ -1,0 +1,1 @@
+"""The demo shop: a procedurally generated catalogue, its photos, a day of changes, the demo run."""

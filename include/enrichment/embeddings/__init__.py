@@ -1,0 +1,1 @@
+"""Embedders (text and image) behind one interface, their cache and their evaluation."""

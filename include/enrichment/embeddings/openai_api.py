@@ -1,0 +1,262 @@
+"""Text embeddings from an OpenAI-compatible ``POST /embeddings`` HTTP API.
+
+Selected with ``ENRICHMENT_TEXT_MODEL=openai:<model>``. Settings:
+
+``ENRICHMENT_OPENAI_BASE_URL``        API root (default ``https://api.openai.com/v1``)
+``ENRICHMENT_OPENAI_API_KEY``         bearer token (``OPENAI_API_KEY`` is read as a fallback);
+                                      required for the default base URL
+``ENRICHMENT_OPENAI_DIMENSIONS``      ask the API for shorter vectors (models that support it)
+``ENRICHMENT_OPENAI_BATCH_SIZE``      inputs per request (default 256)
+``ENRICHMENT_OPENAI_MAX_RETRIES``     retries of a request on 429, 5xx and network errors (6)
+``ENRICHMENT_OPENAI_BACKOFF_SECONDS`` first retry delay, doubled each time, capped at 60 s (1)
+``ENRICHMENT_OPENAI_TIMEOUT_SECONDS`` per request (60)
+``ENRICHMENT_OPENAI_PRICE_PER_MTOK``  USD per million tokens for the cost counter
+                                      (default: list price of known models, else 0)
+
+A ``Retry-After`` header is honoured. Requests carry unique texts only; rows come back
+in input order whatever order the server answers in, and are L2-normalised. ``usage``
+counts requests, retries, tokens (as reported by the server) and the estimated cost.
+Text is truncated with :func:`enrichment.embeddings.embedders.approx_tokens` (no local tokenizer).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+
+from enrichment.config import ConfigError
+from enrichment.embeddings.embedders import (
+    PREP_VERSION,
+    approx_tokens,
+    max_tokens_setting,
+    prepare_text,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+KNOWN_DIMS = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
+LIST_PRICE_PER_MTOK = {
+    "text-embedding-3-small": 0.02,
+    "text-embedding-3-large": 0.13,
+    "text-embedding-ada-002": 0.10,
+}
+MAX_REQUEST_TOKENS = 250_000  # the API allows 300k tokens per request; stay below
+RETRY_STATUS = {408, 409, 429}
+
+
+class EmbeddingAPIError(RuntimeError):
+    """The embeddings API refused a request or kept failing after the retries."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _env_number(name: str, default: float, cast: Callable = float) -> float:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = cast(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+class OpenAIEmbedder:
+    """Batched, retrying client of an OpenAI-compatible embeddings endpoint."""
+
+    kind = "text"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        api_key: str | None = None,
+        dimensions: int | None = None,
+        batch_size: int = 256,
+        max_retries: int = 6,
+        backoff_seconds: float = 1.0,
+        timeout_seconds: float = 60.0,
+        price_per_mtok: float | None = None,
+        max_tokens: int = 512,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        import requests
+
+        if not model:
+            raise ConfigError("ENRICHMENT_TEXT_MODEL=openai:<model> needs a model name")
+        if not api_key and base_url.rstrip("/") == DEFAULT_BASE_URL:
+            raise ConfigError(
+                "ENRICHMENT_OPENAI_API_KEY is not set (needed for "
+                f"ENRICHMENT_TEXT_MODEL=openai:{model} at {DEFAULT_BASE_URL})"
+            )
+        self.model = model
+        self.url = base_url.rstrip("/") + "/embeddings"
+        self.dimensions = dimensions
+        self.batch_size = max(1, batch_size)
+        self.max_retries = max_retries
+        self.backoff = backoff_seconds
+        self.timeout = timeout_seconds
+        self.price = (
+            LIST_PRICE_PER_MTOK.get(model, 0.0) if price_per_mtok is None else price_per_mtok
+        )
+        self.max_tokens = max_tokens
+        self.prep_version = f"{PREP_VERSION}.a{max_tokens}"
+        self.model_id = f"openai:{model}" + (f"@{dimensions}" if dimensions else "")
+        self.usage: Counter = Counter()
+        self._sleep = sleep
+        self._session = requests.Session()
+        if api_key:
+            self._session.headers["Authorization"] = f"Bearer {api_key}"
+        self._dim = dimensions or KNOWN_DIMS.get(model)
+
+    @classmethod
+    def from_settings(cls, settings, **kw) -> OpenAIEmbedder:
+        model = settings.text_model.removeprefix("openai:")
+        dims = _env("ENRICHMENT_OPENAI_DIMENSIONS")
+        price = _env("ENRICHMENT_OPENAI_PRICE_PER_MTOK")
+        return cls(
+            model,
+            base_url=_env("ENRICHMENT_OPENAI_BASE_URL", DEFAULT_BASE_URL),
+            api_key=_env("ENRICHMENT_OPENAI_API_KEY") or _env("OPENAI_API_KEY"),
+            dimensions=int(_env_number("ENRICHMENT_OPENAI_DIMENSIONS", 0, int)) if dims else None,
+            batch_size=int(_env_number("ENRICHMENT_OPENAI_BATCH_SIZE", 256, int)),
+            max_retries=int(_env_number("ENRICHMENT_OPENAI_MAX_RETRIES", 6, int)),
+            backoff_seconds=_env_number("ENRICHMENT_OPENAI_BACKOFF_SECONDS", 1.0),
+            timeout_seconds=_env_number("ENRICHMENT_OPENAI_TIMEOUT_SECONDS", 60.0),
+            price_per_mtok=_env_number("ENRICHMENT_OPENAI_PRICE_PER_MTOK", 0.0) if price else None,
+            max_tokens=max_tokens_setting() or 512,
+            **kw,
+        )
+
+    @property
+    def dim(self) -> int:
+        """Vector length; unknown models are asked once with a two-token probe."""
+        if self._dim is None:
+            self._dim = int(self._request(["dimension probe"]).shape[1])
+        return self._dim
+
+    @property
+    def cost_usd(self) -> float:
+        return self.usage["tokens"] * self.price / 1e6
+
+    def prepare(self, product: dict) -> str:
+        return prepare_text(product, max_tokens=self.max_tokens)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """One L2-normalised row per text; equal texts are sent once."""
+        unique = list(dict.fromkeys(texts))
+        rows: dict[str, np.ndarray] = {}
+        batch: list[str] = []
+        budget = 0
+        for text in unique:
+            cost = approx_tokens(text) + 1
+            if batch and (len(batch) >= self.batch_size or budget + cost > MAX_REQUEST_TOKENS):
+                rows.update(zip(batch, self._request(batch), strict=True))
+                batch, budget = [], 0
+            batch.append(text)
+            budget += cost
+        if batch:
+            rows.update(zip(batch, self._request(batch), strict=True))
+        if not texts:
+            return np.zeros((0, self._dim or 0), dtype=np.float32)
+        return np.stack([rows[t] for t in texts])
+
+    # -- one request, with retries ------------------------------------------------------
+    def _request(self, texts: list[str]) -> np.ndarray:
+        import requests
+
+        body: dict = {
+            "model": self.model,
+            "encoding_format": "float",
+            # the API rejects empty strings; a space embeds "no text"
+            "input": [t if t.strip() else " " for t in texts],
+        }
+        if self.dimensions:
+            body["dimensions"] = self.dimensions
+        for attempt in range(self.max_retries + 1):
+            self.usage["requests"] += 1
+            try:
+                resp = self._session.post(self.url, json=body, timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                problem, wait = f"{type(exc).__name__}: {exc}", None
+            else:
+                if resp.status_code == 200:
+                    return self._parse(resp, len(texts))
+                problem = f"HTTP {resp.status_code}: {resp.text[:300]}"
+                if resp.status_code in (401, 403):
+                    raise ConfigError(
+                        f"embeddings API at {self.url} refused the credentials "
+                        f"({problem}); check ENRICHMENT_OPENAI_API_KEY"
+                    )
+                if resp.status_code == 404:
+                    raise ConfigError(
+                        f"embeddings API at {self.url}: {problem}; check "
+                        "ENRICHMENT_OPENAI_BASE_URL and ENRICHMENT_TEXT_MODEL"
+                    )
+                if resp.status_code < 500 and resp.status_code not in RETRY_STATUS:
+                    raise EmbeddingAPIError(f"embeddings API rejected the request: {problem}")
+                wait = _retry_after(resp.headers.get("Retry-After"))
+                self.usage[f"status_{resp.status_code}"] += 1
+            if attempt == self.max_retries:
+                raise EmbeddingAPIError(
+                    f"embeddings API still failing after {self.max_retries} retries: {problem}"
+                )
+            delay = wait if wait is not None else min(60.0, self.backoff * 2**attempt)
+            delay *= 1 + random.random() * 0.1  # jitter: shards must not retry in lockstep
+            self.usage["retries"] += 1
+            log.warning(
+                "embeddings API: %s; retry %d/%d in %.1fs",
+                problem,
+                attempt + 1,
+                self.max_retries,
+                delay,
+            )
+            self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _parse(self, resp, n: int) -> np.ndarray:
+        try:
+            payload = resp.json()
+            data = sorted(payload["data"], key=lambda d: d["index"])
+            matrix = np.asarray([d["embedding"] for d in data], dtype=np.float32)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EmbeddingAPIError(
+                f"embeddings API answered with an unexpected body: {resp.text[:200]}"
+            ) from exc
+        if matrix.ndim != 2 or matrix.shape[0] != n or not np.isfinite(matrix).all():
+            raise EmbeddingAPIError(f"embeddings API returned {matrix.shape} for {n} inputs")
+        if self._dim is not None and matrix.shape[1] != self._dim:
+            raise EmbeddingAPIError(
+                f"embeddings API returned {matrix.shape[1]}-d vectors, "
+                f"expected {self._dim} (ENRICHMENT_OPENAI_DIMENSIONS?)"
+            )
+        usage = payload.get("usage") or {}
+        self.usage["tokens"] += int(usage.get("total_tokens") or usage.get("prompt_tokens") or 0)
+        self.usage["inputs"] += n
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        return matrix / np.maximum(norms, 1e-12)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds form), capped at 60."""
+    try:
+        return min(60.0, max(0.0, float(value))) if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,1 @@
+"""Image intake: fetch and decode product photos safely, quarantine the bad ones."""

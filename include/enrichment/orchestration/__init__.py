@@ -1,0 +1,1 @@
+"""What the Airflow DAG tasks call, in plain Python: run bounds, tasks, pod settings."""

@@ -1,0 +1,305 @@
+"""What the quality checks need beyond plain SQL, and the numbers the report shows.
+
+* freshness: SKUs of the source changed up to the run's upper bound whose content the
+  platform has not processed (candidates by timestamps in SQL, confirmed by the content
+  hashes of :mod:`enrichment.cdc.detect`, so a row touched without a real change is fresh);
+* store counts: SKUs held by the configured tag and vector stores, through their
+  backends (a backend with ``count_skus()`` is asked; the PostgreSQL and pgvector stores
+  are counted in their tables), and by every tag sink (``ENRICHMENT_TAG_SINKS``)
+  and vector sink (``ENRICHMENT_VECTOR_SINKS``);
+* report data: coverage by category, value distributions, confidence histograms,
+  quarantine reasons with sample SKUs, precision, drift.
+"""
+
+from __future__ import annotations
+
+import os
+
+from enrichment.cdc import detect as changes
+from enrichment.config import Settings
+from enrichment.quality.sql import (
+    accuracy_query,
+    coverage_query,
+    current_distribution_query,
+    drift_query,
+)
+from enrichment.tagging.taxonomy import Taxonomy
+
+SAMPLES = 5
+
+
+def no_image_hash() -> str:
+    """The ``image_hash`` of a product without images."""
+    return changes.ProductSnapshot(sku="", product_id=None, active=True).image_hash
+
+
+def table_exists(cur, name: str) -> bool:
+    cur.execute("SELECT to_regclass(%s)", (name,))
+    return cur.fetchone()[0] is not None
+
+
+def vector_indexes(cur, s: str, kinds: tuple[str, ...]) -> tuple[dict[str, str | None], list[str]]:
+    """(active index name per configured kind, every non-retired index name)."""
+    cur.execute(
+        f"SELECT name, kind, state FROM {s}.vector_indexes WHERE state <> 'retired' ORDER BY name"
+    )
+    rows = cur.fetchall()
+    active = {
+        k: next((n for n, kind, st in rows if kind == k and st == "active"), None) for k in kinds
+    }
+    return active, [n for n, _, _ in rows]
+
+
+# ------------------------------------------------------------------------ freshness
+def freshness_rows(conn, settings: Settings, upper) -> tuple[list[dict], int]:
+    """(one row per candidate SKU with ``fresh``, count of source SKUs changed <= upper)."""
+    s, src = settings.state_schema, settings.source_schema
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {src}.products WHERE updated_at <= %s", (upper,))
+        population = cur.fetchone()[0]
+        cur.execute(
+            f"""SELECT p.sku, p.is_deleted, st.active, p.updated_at
+                  FROM {src}.products p LEFT JOIN {s}.product_state st ON st.sku = p.sku
+                 WHERE p.updated_at <= %s AND (
+                       (NOT p.is_deleted AND (st.sku IS NULL OR NOT st.active
+                         OR st.source_updated_at IS NULL OR st.source_updated_at < p.updated_at
+                         -- late commits land behind the processed timestamp: inside the
+                         -- overlap window every row is verified by its hashes
+                         OR p.updated_at > %s::timestamptz - make_interval(secs => %s)))
+                    OR (p.is_deleted AND st.active))""",
+            (upper, upper, settings.overlap_seconds),
+        )
+        candidates = cur.fetchall()
+        gone = []
+        if table_exists(cur, f"{src}.product_tombstones"):
+            cur.execute(
+                f"""SELECT t.sku, max(t.deleted_at) FROM {src}.product_tombstones t
+                      JOIN {s}.product_state st ON st.sku = t.sku AND st.active
+                     WHERE t.deleted_at <= %s
+                       AND NOT EXISTS (SELECT 1 FROM {src}.products p WHERE p.sku = t.sku)
+                     GROUP BY t.sku""",
+                (upper,),
+            )
+            gone = cur.fetchall()
+    rows: list[dict] = []
+    verify = []
+    for sku, deleted, state_active, updated_at in candidates:
+        if deleted:
+            rows.append(
+                {
+                    "sku": sku,
+                    "change": "deleted",
+                    "updated_at": updated_at.isoformat(),
+                    "fresh": False,
+                }
+            )
+        elif not state_active:
+            rows.append(
+                {
+                    "sku": sku,
+                    "change": "never processed",
+                    "updated_at": updated_at.isoformat(),
+                    "fresh": False,
+                }
+            )
+        else:
+            verify.append(sku)
+    rows += [
+        {"sku": sku, "change": "deleted", "updated_at": ts.isoformat(), "fresh": False}
+        for sku, ts in gone
+    ]
+    if verify:
+        state = changes.load_state(conn, s, verify)
+        for snap in changes.scan_selection(conn, src, skus=verify, until=upper):
+            cls = changes.classify(snap, state.get(snap.sku))
+            rows.append(
+                {
+                    "sku": snap.sku,
+                    "change": cls,
+                    "updated_at": snap.source_updated_at.isoformat(),
+                    "fresh": cls == changes.UNCHANGED,
+                }
+            )
+    rows.sort(key=lambda r: (r["fresh"], r["sku"]))
+    return rows, int(population)
+
+
+# --------------------------------------------------------------------- store counts
+def store_counts(
+    cur, settings: Settings, url: str, indexes: dict[str, str | None], expected: dict[str, int]
+) -> tuple[list[dict], list[str]]:
+    """(rows ``store, backend, expected, actual``, notes on stores that cannot count)."""
+    from enrichment.tags.factory import tag_store_from_settings
+    from enrichment.tags.store import PostgresTagStore
+    from enrichment.vectors.factory import vector_store_from_settings
+    from enrichment.vectors.store import PgVectorStore
+
+    s = settings.state_schema
+    rows, notes = [], []
+    tags = tag_store_from_settings(settings, url)
+    sinks = getattr(tags, "sinks", [])  # a MirroredTagStore: primary + production sinks
+    tags = getattr(tags, "primary", tags)
+    backend = os.environ.get("ENRICHMENT_TAG_STORE", "postgres")
+    if hasattr(tags, "count_skus"):
+        actual = tags.count_skus()
+    elif isinstance(tags, PostgresTagStore):
+        cur.execute(f"SELECT count(*) FROM {s}.product_docs WHERE active")
+        actual = cur.fetchone()[0]
+    else:
+        actual = None
+        notes.append(f"tag store backend {backend!r} cannot report its SKU count")
+    if actual is not None:
+        rows.append(
+            {
+                "store": "tag store",
+                "backend": backend,
+                "expected": expected["active"],
+                "actual": int(actual),
+            }
+        )
+    for sink in sinks:  # e.g. Elasticsearch: active documents behind its read alias
+        rows.append(
+            {
+                "store": f"tag sink ({sink.name})",
+                "backend": sink.name,
+                "expected": expected["active"],
+                "actual": int(sink.count_skus()),
+            }
+        )
+    vectors = vector_store_from_settings(settings, url)
+    vector_sinks = getattr(vectors, "sinks", [])  # a MirroredVectorStore: pgvector + sinks
+    vectors = getattr(vectors, "primary", vectors)
+    backend = os.environ.get("ENRICHMENT_VECTOR_STORE", "pgvector")
+    for kind, name in sorted(indexes.items()):
+        if hasattr(vectors, "count_skus"):
+            actual = vectors.count_skus(kind)
+        elif isinstance(vectors, PgVectorStore):
+            actual = 0
+            if name:
+                cur.execute(f"SELECT count(*) FROM {s}.vec_{name}")
+                actual = cur.fetchone()[0]
+        else:
+            notes.append(f"vector store backend {backend!r} cannot report its SKU count")
+            continue
+        rows.append(
+            {
+                "store": f"vector store ({kind})",
+                "backend": backend,
+                "expected": expected[kind],
+                "actual": int(actual),
+            }
+        )
+    for sink in vector_sinks:  # e.g. Pinecone: vectors in the active version's namespace
+        for kind in sorted(indexes):
+            rows.append(
+                {
+                    "store": f"vector sink {sink.name} ({kind})",
+                    "backend": sink.name,
+                    "expected": expected[kind],
+                    "actual": int(sink.count_skus(kind)),
+                }
+            )
+    return rows, notes
+
+
+def expected_vector_counts(cur, s: str, kinds: tuple[str, ...]) -> dict[str, int]:
+    """Active SKUs that should have a vector of each kind (images: usable ones only)."""
+    cur.execute(
+        f"""SELECT count(*), count(*) FILTER (WHERE image_hash IS DISTINCT FROM %s
+                   AND NOT EXISTS (SELECT 1 FROM {s}.quarantine q WHERE q.sku = a.sku))
+              FROM {s}.product_state a WHERE a.active""",
+        (no_image_hash(),),
+    )
+    active, image = cur.fetchone()
+    out = {"active": int(active), "text": int(active), "image": int(image)}
+    return out | {k: int(active) for k in kinds if k not in out}
+
+
+# ----------------------------------------------------------------------- report data
+def coverage_matrix(cur, s: str, taxonomy: Taxonomy) -> list[dict]:
+    cur.execute(
+        f"SELECT category, attribute, count(*), sum(tagged) "
+        f"FROM ({coverage_query(s, taxonomy)}) c GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    return [
+        {"category": c, "attribute": a, "applicable": int(n), "tagged": int(t)}
+        for c, a, n, t in cur.fetchall()
+    ]
+
+
+def distributions(cur, s: str, previous_run: str | None) -> list[dict]:
+    cur.execute(current_distribution_query(s) + " ORDER BY 1, 3 DESC, 2")
+    current = cur.fetchall()
+    prev: dict[tuple[str, str], int] = {}
+    if previous_run:
+        cur.execute(
+            f"SELECT attribute, value, n FROM {s}.tag_distributions WHERE run_id = %s",
+            (previous_run,),
+        )
+        prev = {(a, v): n for a, v, n in cur.fetchall()}
+    return [
+        {"attribute": a, "value": v, "n": int(n), "previous": prev.get((a, v))}
+        for a, v, n in current
+    ]
+
+
+def confidence_histograms(cur, s: str, bins: int = 10) -> dict[str, list[int]]:
+    cur.execute(
+        f"""SELECT t.attribute, least(width_bucket(t.confidence, 0, 1, %s), %s) AS b, count(*)
+              FROM {s}.tags t JOIN {s}.product_state a ON a.sku = t.sku AND a.active
+             WHERE t.confidence BETWEEN 0 AND 1 GROUP BY 1, 2""",
+        (bins, bins),
+    )
+    out: dict[str, list[int]] = {}
+    for attribute, b, n in cur.fetchall():
+        out.setdefault(attribute, [0] * bins)[int(b) - 1] += int(n)
+    return dict(sorted(out.items()))
+
+
+def quarantine_reasons(cur, s: str) -> list[dict]:
+    cur.execute(
+        f"""SELECT q.reason, count(*), (array_agg(q.sku ORDER BY q.sku))[1:%s],
+                   (array_agg(coalesce(q.detail, '') ORDER BY q.sku))[1:1]
+              FROM {s}.quarantine q JOIN {s}.product_state a ON a.sku = q.sku AND a.active
+             GROUP BY 1 ORDER BY 2 DESC, 1""",
+        (SAMPLES,),
+    )
+    return [
+        {"reason": r, "count": int(n), "samples": list(skus), "example": (ex or [""])[0]}
+        for r, n, skus, ex in cur.fetchall()
+    ]
+
+
+def accuracy_table(cur, s: str, golden: dict) -> list[dict]:
+    cur.execute(
+        f"SELECT attribute, count(*), sum(correct) FROM ({accuracy_query(s, golden)}) x "
+        "GROUP BY 1 ORDER BY 1"
+    )
+    return [{"attribute": a, "emitted": int(n), "correct": int(c)} for a, n, c in cur.fetchall()]
+
+
+def drift_table(cur, s: str, previous_run: str) -> dict[str, float]:
+    cur.execute(drift_query(s, previous_run) + " ORDER BY 1")
+    return {a: float(psi) for a, psi in cur.fetchall()}
+
+
+def distribution_totals(cur, s: str, run_id: str | None) -> dict[str, int]:
+    """Tags per attribute: of active SKUs now (``run_id`` None), or in a run's snapshot."""
+    if run_id is None:
+        cur.execute(f"SELECT attribute, sum(n) FROM ({current_distribution_query(s)}) d GROUP BY 1")
+    else:
+        cur.execute(
+            f"SELECT attribute, sum(n) FROM {s}.tag_distributions WHERE run_id = %s GROUP BY 1",
+            (run_id,),
+        )
+    return {a: int(n) for a, n in cur.fetchall()}
+
+
+def record_distribution(cur, s: str, run_id: str) -> None:
+    """Snapshot the run's tag value distribution (the next run's drift baseline)."""
+    cur.execute(f"DELETE FROM {s}.tag_distributions WHERE run_id = %s", (run_id,))
+    cur.execute(
+        f"INSERT INTO {s}.tag_distributions (run_id, attribute, value, n) "
+        f"SELECT %s, attribute, value, n FROM ({current_distribution_query(s)}) d",
+        (run_id,),
+    )

@@ -1,0 +1,1 @@
+"""The analysts' HTML report: view model, SVG charts, templates, pages."""

@@ -1,0 +1,1 @@
+"""Runs: change sets split into shards, the shard worker, the commit, the status."""

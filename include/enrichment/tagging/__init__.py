@@ -1,0 +1,1 @@
+"""Tagging: the attribute taxonomy, the signals, their fusion into tags."""

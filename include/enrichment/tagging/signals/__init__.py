@@ -1,0 +1,1 @@
+"""The tagging signals: pixel colour, product text, CLIP zero-shot."""

@@ -1,0 +1,1 @@
+"""Tag stores: PostgreSQL (system of record) and the Elasticsearch sink."""

@@ -1,0 +1,1 @@
+"""Vector stores: pgvector index versions (system of record), queries, the Pinecone sink."""
