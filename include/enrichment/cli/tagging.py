@@ -1,6 +1,6 @@
 """Commands ``tag-images`` (tag a CSV of products, no database) and ``evaluate``.
 
-``tag-images`` follows the contract in DESIGN.md section 4: one JSON line per input
+``tag-images`` follows the contract in docs/contracts.md: one JSON line per input
 row, in input order. A row whose image cannot be loaded still gets its text-based
 tags, with ``error`` set to the image's rejection reason.
 

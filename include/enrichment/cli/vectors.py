@@ -1,6 +1,6 @@
 """Commands ``embed-text``, ``similar``, ``index`` and ``evaluate-embeddings``.
 
-``embed-text`` follows DESIGN.md section 4: one L2-normalised float32 row per CSV row,
+``embed-text`` follows docs/contracts.md: one L2-normalised float32 row per CSV row,
 in input order, progress on stderr. ``similar`` prints a product's neighbours from the
 active index version. ``index`` lists, fills, switches and drops index versions
 (blue/green, see :mod:`enrichment.bluegreen.vector_versions`). ``evaluate-embeddings`` prints label

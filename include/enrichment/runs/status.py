@@ -1,4 +1,4 @@
-"""``status --json``: the platform's state in one JSON object (DESIGN.md §4 contract)."""
+"""``status --json``: the platform's state in one JSON object (contract: docs/contracts.md)."""
 
 from __future__ import annotations
 
