@@ -26,7 +26,6 @@ from __future__ import annotations
 import html
 import logging
 import math
-import os
 import re
 import unicodedata
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from enrichment.config import ConfigError
+from enrichment.config.models import ModelSettings
 
 log = logging.getLogger(__name__)
 
@@ -120,12 +120,7 @@ def prepare_text(product: dict, *, max_tokens: int | None = None, tokenizer: Any
 
 def max_tokens_setting() -> int | None:
     """``ENRICHMENT_TEXT_MAX_TOKENS`` (None when unset)."""
-    raw = os.environ.get("ENRICHMENT_TEXT_MAX_TOKENS", "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit() or int(raw) < 8:
-        raise ConfigError(f"ENRICHMENT_TEXT_MAX_TOKENS must be an integer >= 8, got {raw!r}")
-    return int(raw)
+    return ModelSettings.from_env().text_max_tokens
 
 
 # -- sentence-transformers --------------------------------------------------------------
@@ -183,7 +178,7 @@ class TextEmbedder:
         path, self.model_id = _resolve_model(model_name)
         from sentence_transformers import SentenceTransformer
 
-        local = Path(path).exists() or os.environ.get("HF_HUB_OFFLINE") == "1"
+        local = Path(path).exists() or ModelSettings.from_env().hub_offline
         try:
             self.model = SentenceTransformer(path, device=device, local_files_only=local or None)
         except Exception as exc:  # noqa: BLE001 - any load failure is a configuration error

@@ -1,17 +1,8 @@
 """Text embeddings from an OpenAI-compatible ``POST /embeddings`` HTTP API.
 
-Selected with ``ENRICHMENT_TEXT_MODEL=openai:<model>``. Settings:
-
-``ENRICHMENT_OPENAI_BASE_URL``        API root (default ``https://api.openai.com/v1``)
-``ENRICHMENT_OPENAI_API_KEY``         bearer token (``OPENAI_API_KEY`` is read as a fallback);
-                                      required for the default base URL
-``ENRICHMENT_OPENAI_DIMENSIONS``      ask the API for shorter vectors (models that support it)
-``ENRICHMENT_OPENAI_BATCH_SIZE``      inputs per request (default 256)
-``ENRICHMENT_OPENAI_MAX_RETRIES``     retries of a request on 429, 5xx and network errors (6)
-``ENRICHMENT_OPENAI_BACKOFF_SECONDS`` first retry delay, doubled each time, capped at 60 s (1)
-``ENRICHMENT_OPENAI_TIMEOUT_SECONDS`` per request (60)
-``ENRICHMENT_OPENAI_PRICE_PER_MTOK``  USD per million tokens for the cost counter
-                                      (default: list price of known models, else 0)
+Selected with ``ENRICHMENT_TEXT_MODEL=openai:<model>``; its settings are
+:class:`enrichment.config.models.OpenAISettings` (``ENRICHMENT_OPENAI_*``, listed in
+docs/configuration.md).
 
 A ``Retry-After`` header is honoured. Requests carry unique texts only; rows come back
 in input order whatever order the server answers in, and are L2-normalised. ``usage``
@@ -22,7 +13,6 @@ Text is truncated with :func:`enrichment.embeddings.embedders.approx_tokens` (no
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from collections import Counter
@@ -31,6 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from enrichment.config import ConfigError
+from enrichment.config.models import DEFAULT_OPENAI_BASE_URL, OpenAISettings
 from enrichment.embeddings.embedders import (
     PREP_VERSION,
     approx_tokens,
@@ -40,7 +31,7 @@ from enrichment.embeddings.embedders import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_BASE_URL = DEFAULT_OPENAI_BASE_URL
 KNOWN_DIMS = {
     "text-embedding-3-small": 1536,
     "text-embedding-3-large": 3072,
@@ -57,24 +48,6 @@ RETRY_STATUS = {408, 409, 429}
 
 class EmbeddingAPIError(RuntimeError):
     """The embeddings API refused a request or kept failing after the retries."""
-
-
-def _env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name, "").strip()
-    return value or default
-
-
-def _env_number(name: str, default: float, cast: Callable = float) -> float:
-    raw = _env(name)
-    if raw is None:
-        return default
-    try:
-        value = cast(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative, got {raw!r}")
-    return value
 
 
 class OpenAIEmbedder:
@@ -129,18 +102,17 @@ class OpenAIEmbedder:
     @classmethod
     def from_settings(cls, settings, **kw) -> OpenAIEmbedder:
         model = settings.text_model.removeprefix("openai:")
-        dims = _env("ENRICHMENT_OPENAI_DIMENSIONS")
-        price = _env("ENRICHMENT_OPENAI_PRICE_PER_MTOK")
+        api = OpenAISettings.from_env()
         return cls(
             model,
-            base_url=_env("ENRICHMENT_OPENAI_BASE_URL", DEFAULT_BASE_URL),
-            api_key=_env("ENRICHMENT_OPENAI_API_KEY") or _env("OPENAI_API_KEY"),
-            dimensions=int(_env_number("ENRICHMENT_OPENAI_DIMENSIONS", 0, int)) if dims else None,
-            batch_size=int(_env_number("ENRICHMENT_OPENAI_BATCH_SIZE", 256, int)),
-            max_retries=int(_env_number("ENRICHMENT_OPENAI_MAX_RETRIES", 6, int)),
-            backoff_seconds=_env_number("ENRICHMENT_OPENAI_BACKOFF_SECONDS", 1.0),
-            timeout_seconds=_env_number("ENRICHMENT_OPENAI_TIMEOUT_SECONDS", 60.0),
-            price_per_mtok=_env_number("ENRICHMENT_OPENAI_PRICE_PER_MTOK", 0.0) if price else None,
+            base_url=api.base_url,
+            api_key=api.key,
+            dimensions=api.dimensions,
+            batch_size=api.batch_size,
+            max_retries=api.max_retries,
+            backoff_seconds=api.backoff_seconds,
+            timeout_seconds=api.timeout_seconds,
+            price_per_mtok=api.price_per_mtok,
             max_tokens=max_tokens_setting() or 512,
             **kw,
         )

@@ -4,22 +4,8 @@
 remote sources (:mod:`enrichment.images.remote`) obey; :class:`ImageRejected` is the
 one error they raise for bad input.
 
-Environment variables read by :func:`policy_from_settings`:
-
-``ENRICHMENT_IMAGE_MAX_BYTES``        largest accepted file, bytes (default 20971520)
-``ENRICHMENT_IMAGE_MAX_PIXELS``       largest accepted width*height (default 40000000)
-``ENRICHMENT_IMAGE_TIMEOUT_SECONDS``  wall-clock budget of one fetch incl. redirects (10)
-``ENRICHMENT_IMAGE_ALLOWED_HOSTS``    comma list of hosts; ``.cdn.example.com`` also
-                                      matches sub-domains; empty: any public host
-``ENRICHMENT_IMAGE_ALLOWED_SCHEMES``  comma list (default ``file,http,https,s3``)
-``ENRICHMENT_IMAGE_ALLOW_PRIVATE``    true: allow loopback/private/CGNAT addresses (false);
-                                      link-local and metadata addresses stay refused
-``ENRICHMENT_IMAGE_MAX_REDIRECTS``    HTTP redirects followed (default 3)
-``ENRICHMENT_IMAGE_S3_ENDPOINT_URL``  S3 endpoint (e.g. a local S3 server); empty: AWS
-``ENRICHMENT_IMAGE_TRUSTED_HOSTS``    ``name=address,...`` operator-pinned hosts that may
-                                      be internal (e.g. an in-cluster image CDN)
-``ENRICHMENT_IMAGE_CA_BUNDLE``        CA bundle file for HTTPS (default: certifi's)
-``ENRICHMENT_IMAGE_CONFINE_TO_ROOT``  true: local files must lie under the image root
+Its settings are :class:`enrichment.config.images.ImageSettings` (``ENRICHMENT_IMAGE_*``,
+listed in docs/configuration.md).
 """
 
 from __future__ import annotations
@@ -30,12 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from enrichment.config import ConfigError, _env, _env_bool, _env_float, _env_int
+from enrichment.config import ConfigError
+from enrichment.config.images import MIB, ImageSettings
 
 if TYPE_CHECKING:
     from enrichment.config import Settings
-
-MIB = 1024 * 1024
 
 
 class ImageRejected(Exception):
@@ -71,24 +56,11 @@ class ImagePolicy:
     confine_to_base_dir: bool = False
 
 
-def _env_list(name: str) -> tuple[str, ...] | None:
-    raw = _env(name)
-    if raw is None:
-        return None
-    return tuple(item.strip().lower() for item in raw.split(",") if item.strip())
-
-
-def _positive(name: str, default: int) -> int:
-    value = _env_int(name, default)
-    if value <= 0:
-        raise ConfigError(f"{name} must be a positive integer, got {value}")
-    return value
-
-
 def policy_from_settings(settings: Settings, base_dir: Path | None = None) -> ImagePolicy:
-    """Build the policy from ``ENRICHMENT_IMAGE_*`` variables (see the module docstring)."""
+    """Build the policy from the ``ENRICHMENT_IMAGE_*`` settings (:class:`ImageSettings`)."""
+    images = ImageSettings.from_env()
     trusted: dict[str, str] = {}
-    for item in _env_list("ENRICHMENT_IMAGE_TRUSTED_HOSTS") or ():
+    for item in images.trusted_hosts:
         name, sep, address = item.partition("=")
         if not sep or not name or not address:
             raise ConfigError(
@@ -101,22 +73,17 @@ def policy_from_settings(settings: Settings, base_dir: Path | None = None) -> Im
                 f"ENRICHMENT_IMAGE_TRUSTED_HOSTS: {address!r} is not an IP address"
             ) from exc
         trusted[name.rstrip(".")] = address
-    redirects = _env_int("ENRICHMENT_IMAGE_MAX_REDIRECTS", 3)
-    if redirects < 0:
-        raise ConfigError(f"ENRICHMENT_IMAGE_MAX_REDIRECTS must be >= 0, got {redirects}")
-    ca_bundle = _env("ENRICHMENT_IMAGE_CA_BUNDLE")
     return ImagePolicy(
-        max_bytes=_positive("ENRICHMENT_IMAGE_MAX_BYTES", 20 * MIB),
-        max_pixels=_positive("ENRICHMENT_IMAGE_MAX_PIXELS", 40_000_000),
-        timeout_seconds=_env_float("ENRICHMENT_IMAGE_TIMEOUT_SECONDS", 10.0),
-        allowed_schemes=_env_list("ENRICHMENT_IMAGE_ALLOWED_SCHEMES")
-        or ("file", "http", "https", "s3"),
-        allowed_hosts=_env_list("ENRICHMENT_IMAGE_ALLOWED_HOSTS") or None,
-        allow_private_addresses=_env_bool("ENRICHMENT_IMAGE_ALLOW_PRIVATE", False),
-        max_redirects=redirects,
+        max_bytes=images.max_bytes,
+        max_pixels=images.max_pixels,
+        timeout_seconds=images.timeout_seconds,
+        allowed_schemes=images.allowed_schemes,
+        allowed_hosts=images.allowed_hosts,
+        allow_private_addresses=images.allow_private,
+        max_redirects=images.max_redirects,
         base_dir=base_dir if base_dir is not None else settings.image_root,
-        s3_endpoint_url=_env("ENRICHMENT_IMAGE_S3_ENDPOINT_URL"),
+        s3_endpoint_url=images.s3_endpoint_url,
         trusted_hosts=trusted or None,
-        ca_bundle=Path(ca_bundle) if ca_bundle else None,
-        confine_to_base_dir=_env_bool("ENRICHMENT_IMAGE_CONFINE_TO_ROOT", False),
+        ca_bundle=images.ca_bundle,
+        confine_to_base_dir=images.confine_to_root,
     )

@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 
 from enrichment.config import PROJECT_ROOT, ConfigError, Settings, load_settings
+from enrichment.config.airflow import AirflowSettings
+from enrichment.config.env import environ
 
 
 def airflow_env(settings: Settings | None = None) -> dict[str, str]:
@@ -25,7 +27,7 @@ def airflow_env(settings: Settings | None = None) -> dict[str, str]:
     from enrichment.db import connection as db
 
     settings = settings or load_settings()
-    env = dict(os.environ)
+    env = environ()
     # `airflow standalone` starts its components as `airflow ...` from PATH: use ours
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.setdefault("AIRFLOW_HOME", str(settings.data_dir / "airflow"))
@@ -63,9 +65,7 @@ def migrate(env: dict[str, str]) -> None:
 
 def settings_file() -> Path:
     """``airflow_settings.yaml`` (``ENRICHMENT_AIRFLOW_SETTINGS`` overrides the path)."""
-    return Path(
-        os.environ.get("ENRICHMENT_AIRFLOW_SETTINGS") or PROJECT_ROOT / "airflow_settings.yaml"
-    )
+    return AirflowSettings.from_env().settings_file or PROJECT_ROOT / "airflow_settings.yaml"
 
 
 def settings_documents(path: Path) -> dict[str, dict]:

@@ -13,10 +13,10 @@
 
 from __future__ import annotations
 
-import os
-
 from enrichment.cdc import detect as changes
 from enrichment.config import Settings
+from enrichment.config.tags import TagSettings
+from enrichment.config.vectors import VectorSettings
 from enrichment.quality.sql import (
     accuracy_query,
     coverage_query,
@@ -139,7 +139,7 @@ def store_counts(
     tags = tag_store_from_settings(settings, url)
     sinks = getattr(tags, "sinks", [])  # a MirroredTagStore: primary + production sinks
     tags = getattr(tags, "primary", tags)
-    backend = os.environ.get("ENRICHMENT_TAG_STORE", "postgres")
+    backend = TagSettings.from_env().store
     if hasattr(tags, "count_skus"):
         actual = tags.count_skus()
     elif isinstance(tags, PostgresTagStore):
@@ -169,7 +169,7 @@ def store_counts(
     vectors = vector_store_from_settings(settings, url)
     vector_sinks = getattr(vectors, "sinks", [])  # a MirroredVectorStore: pgvector + sinks
     vectors = getattr(vectors, "primary", vectors)
-    backend = os.environ.get("ENRICHMENT_VECTOR_STORE", "pgvector")
+    backend = VectorSettings.from_env().store
     for kind, name in sorted(indexes.items()):
         if hasattr(vectors, "count_skus"):
             actual = vectors.count_skus(kind)

@@ -8,16 +8,16 @@ the setting to fix.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from enrichment.config import ConfigError
+from enrichment.config.quality import PER_ATTRIBUTE, THRESHOLDS, quality_variables
+from enrichment.config.quality import PREFIX as ENV_PREFIX
 
 DEFAULT_PATH = Path(__file__).with_name("quality.yaml")
-ENV_PREFIX = "ENRICHMENT_QUALITY_"
 SEVERITIES = ("error", "warning")
 
 
@@ -88,19 +88,7 @@ def _positive(value: object, setting: str, kind: type = float) -> float:
 
 
 def _env_overrides(data: dict, environ: dict[str, str]) -> dict:
-    simple = {
-        "COVERAGE_ANY": ("coverage", "any"),
-        "COVERAGE": ("coverage", "default"),
-        "MAX_QUARANTINED": ("error_rate", "max_quarantined"),
-        "MAX_PSI": ("drift", "max_psi"),
-        "DRIFT_SEVERITY": ("drift", "severity"),
-        "GOLDEN": ("accuracy", "golden"),
-        "PRECISION": ("accuracy", "default"),
-        "MIN_SUPPORT": ("accuracy", "min_support"),
-        "TREND_RUNS": ("report", "trend_runs"),
-        "MIN_POPULATION": (None, "min_population"),
-    }
-    per_attribute = {"COVERAGE_": "coverage", "PRECISION_": "accuracy"}
+    simple = {t.var.name[len(ENV_PREFIX) :]: (t.section, t.entry) for t in THRESHOLDS}
     out = _merge(data, {})
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG" or raw == "":
@@ -113,7 +101,7 @@ def _env_overrides(data: dict, environ: dict[str, str]) -> dict:
             else:
                 out.setdefault(section, {})[entry] = raw
             continue
-        for prefix, section in per_attribute.items():
+        for prefix, section in PER_ATTRIBUTE.items():
             if key.startswith(prefix):
                 attribute = key[len(prefix) :].lower().replace("_", "-")
                 out.setdefault(section, {}).setdefault("attributes", {})
@@ -125,8 +113,11 @@ def _env_overrides(data: dict, environ: dict[str, str]) -> dict:
 
 
 def load_quality_config(environ: dict[str, str] | None = None) -> QualityConfig:
-    """Read the thresholds (bundled file, override file, then environment variables)."""
-    environ = dict(os.environ if environ is None else environ)
+    """Read the thresholds (bundled file, override file, then environment variables).
+
+    ``environ``: the variables to apply (default: the process environment's).
+    """
+    environ = quality_variables() if environ is None else dict(environ)
     data = _read(DEFAULT_PATH, "quality.yaml")
     override = environ.get(ENV_PREFIX + "CONFIG")
     if override:

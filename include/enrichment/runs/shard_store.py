@@ -53,7 +53,7 @@ class ShardStore:
     def from_settings(cls, settings) -> ShardStore:
         return cls(
             settings.shard_store,
-            s3_endpoint_url=os.environ.get("ENRICHMENT_S3_ENDPOINT_URL") or None,
+            s3_endpoint_url=settings.s3_endpoint_url,
         )
 
     # -- low level -------------------------------------------------------------------

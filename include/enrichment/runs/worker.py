@@ -10,7 +10,6 @@ production a GPU pod runs the same command. Every write is an idempotent upsert.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +17,7 @@ from datetime import UTC, datetime
 
 from enrichment.cdc.detect import DELETED, METADATA_ONLY, ChangeItem
 from enrichment.config import Settings, load_settings
+from enrichment.config.env import with_prefix
 from enrichment.db.connection import database_url
 from enrichment.images import quarantine
 from enrichment.runs.shard_store import ShardStore
@@ -322,7 +322,7 @@ def shared_worker(settings: Settings | None = None, *, use_clip: bool | None = N
     """A worker per (settings, CLIP choice) kept for the process, so models load once."""
     settings = settings or load_settings()
     # stores and sinks read further ENRICHMENT_* variables: a change there is a new worker
-    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("ENRICHMENT_")))
+    env = tuple(with_prefix("ENRICHMENT_").items())
     key = (settings, use_clip, env)
     if key not in _WORKERS:
         _WORKERS[key] = ShardWorker(settings, use_clip=use_clip)

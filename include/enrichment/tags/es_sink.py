@@ -22,7 +22,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from enrichment.config import ConfigError, _env, _env_bool, _env_float, _env_int
+from enrichment.config import ConfigError
+from enrichment.config.tags import ElasticsearchSettings
 from enrichment.tags.documents import ProductDoc, TagDocument
 from enrichment.tags.es_bulk import EsRequests, EsWriteError
 
@@ -75,41 +76,33 @@ class EsConfig:
 
     @classmethod
     def from_env(cls) -> EsConfig:
-        url = _env("ENRICHMENT_ES_URL")
-        if not url:
+        """The sink's configuration (:class:`ElasticsearchSettings`), checked."""
+        es = ElasticsearchSettings.from_env()
+        if not es.url:
             raise ConfigError(
                 "ENRICHMENT_ES_URL is not set (e.g. http://localhost:9200); "
                 "the elasticsearch tag sink needs it"
             )
-        api_key, user, password = (
-            _env("ENRICHMENT_ES_API_KEY"),
-            _env("ENRICHMENT_ES_USERNAME"),
-            _env("ENRICHMENT_ES_PASSWORD"),
-        )
-        if api_key and user:
+        if es.api_key and es.username:
             raise ConfigError("set ENRICHMENT_ES_API_KEY or ENRICHMENT_ES_USERNAME, not both")
-        if user and not password:
+        if es.username and not es.password:
             raise ConfigError("ENRICHMENT_ES_USERNAME is set but ENRICHMENT_ES_PASSWORD is not")
-        prefix = _env("ENRICHMENT_ES_INDEX_PREFIX", "catalog-tags")
-        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,200}", prefix):
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,200}", es.prefix):
             raise ConfigError(
-                f"ENRICHMENT_ES_INDEX_PREFIX={prefix!r}: use lower-case letters, "
+                f"ENRICHMENT_ES_INDEX_PREFIX={es.prefix!r}: use lower-case letters, "
                 "digits, '.', '_' and '-' (an Elasticsearch index name)"
             )
-        retries = _env_int("ENRICHMENT_ES_MAX_RETRIES", 5)
-        if retries < 0:
-            raise ConfigError(f"ENRICHMENT_ES_MAX_RETRIES must be >= 0, got {retries}")
         return cls(
-            url=url,
-            api_key=api_key,
-            username=user,
-            password=password,
-            prefix=prefix,
-            verify_certs=_env_bool("ENRICHMENT_ES_VERIFY_CERTS", True),
-            ca_certs=_env("ENRICHMENT_ES_CA_CERTS"),
-            timeout_seconds=_env_float("ENRICHMENT_ES_TIMEOUT_SECONDS", 30.0),
-            max_retries=retries,
-            backoff_seconds=_env_float("ENRICHMENT_ES_RETRY_BACKOFF_SECONDS", 0.5),
+            url=es.url,
+            api_key=es.api_key,
+            username=es.username,
+            password=es.password,
+            prefix=es.prefix,
+            verify_certs=es.verify_certs,
+            ca_certs=str(es.ca_certs) if es.ca_certs else None,
+            timeout_seconds=es.timeout_seconds,
+            max_retries=es.max_retries,
+            backoff_seconds=es.backoff_seconds,
         )
 
 

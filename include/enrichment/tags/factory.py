@@ -10,13 +10,11 @@ TAG_SINKS = ("elasticsearch",)
 
 def tag_sinks_from_env() -> list:
     """The sinks named in ``ENRICHMENT_TAG_SINKS`` (comma list, empty by default)."""
-    import os
-
     from enrichment.config import ConfigError
+    from enrichment.config.tags import TagSettings
 
-    names = [n.strip() for n in os.environ.get("ENRICHMENT_TAG_SINKS", "").split(",")]
     sinks = []
-    for name in dict.fromkeys(n for n in names if n):
+    for name in dict.fromkeys(TagSettings.from_env().sinks):
         if name not in TAG_SINKS:
             raise ConfigError(
                 f"ENRICHMENT_TAG_SINKS: {name!r} is not a known tag sink ({', '.join(TAG_SINKS)})"
@@ -30,11 +28,10 @@ def tag_sinks_from_env() -> list:
 def tag_store_from_settings(settings, url: str) -> TagStore:
     """The configured tag store (``ENRICHMENT_TAG_STORE``, default ``postgres``), mirrored
     into the sinks of ``ENRICHMENT_TAG_SINKS`` when any are configured."""
-    import os
-
     from enrichment.config import ConfigError
+    from enrichment.config.tags import TagSettings
 
-    backend = os.environ.get("ENRICHMENT_TAG_STORE", "postgres")
+    backend = TagSettings.from_env().store
     if backend != "postgres":
         raise ConfigError(f"ENRICHMENT_TAG_STORE={backend!r} is not a known tag store (postgres)")
     primary = PostgresTagStore(url, settings.state_schema)

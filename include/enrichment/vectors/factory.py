@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from enrichment.config import ConfigError, Settings
+from enrichment.config.vectors import VectorSettings
 from enrichment.vectors.mirror import MirroredVectorStore, sink_names
 from enrichment.vectors.pinecone_sink import PineconeVectorSink
 from enrichment.vectors.store import PgVectorStore
@@ -25,7 +25,7 @@ def vector_store_from_settings(settings, url: str) -> PgVectorStore:
     :class:`enrichment.vectors.mirror.MirroredVectorStore`: the same interface, pgvector
     as the system of record, every write mirrored to the sinks.
     """
-    backend = os.environ.get("ENRICHMENT_VECTOR_STORE", "pgvector")
+    backend = VectorSettings.from_env().store
     if backend != "pgvector":
         raise ConfigError(
             f"ENRICHMENT_VECTOR_STORE={backend!r} is not a known vector store (pgvector)"

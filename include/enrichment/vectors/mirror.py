@@ -19,13 +19,13 @@ installation, or changed behind the platform's back) is repaired by :func:`resyn
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from enrichment.config import ConfigError
+from enrichment.config.vectors import VectorSettings
 from enrichment.db.connection import connect
 from enrichment.vectors.records import META_COLUMNS, SinkError, VectorIndex, VectorRecord
 from enrichment.vectors.store import PgVectorStore
@@ -37,8 +37,7 @@ KNOWN_SINKS = ("pinecone",)
 
 def sink_names() -> list[str]:
     """The sinks named by ``ENRICHMENT_VECTOR_SINKS`` (comma list, empty by default)."""
-    raw = os.environ.get("ENRICHMENT_VECTOR_SINKS") or ""
-    names = [n.strip().lower() for n in raw.split(",") if n.strip()]
+    names = VectorSettings.from_env().sinks
     for name in names:
         if name not in KNOWN_SINKS:
             raise ConfigError(

@@ -28,7 +28,8 @@ from urllib.parse import quote, unquote
 
 import numpy as np
 
-from enrichment.config import ConfigError, _env, _env_float, _env_int
+from enrichment.config import ConfigError
+from enrichment.config.vectors import PineconeSettings
 from enrichment.vectors.records import SinkError
 
 log = logging.getLogger(__name__)
@@ -141,35 +142,30 @@ class PineconeConnection:
     def __init__(self) -> None:
         from pinecone import Pinecone
 
-        api_key = _env("ENRICHMENT_PINECONE_API_KEY")
-        if not api_key:
+        config = PineconeSettings.from_env()
+        if not config.api_key:
             raise ConfigError(
                 "ENRICHMENT_PINECONE_API_KEY is not set (ENRICHMENT_VECTOR_SINKS includes pinecone)"
             )
-        self.batch_size = _env_int("ENRICHMENT_PINECONE_BATCH_SIZE", 100)
-        self.retries = _env_int("ENRICHMENT_PINECONE_RETRIES", 3)
-        self.backoff = _env_float("ENRICHMENT_PINECONE_RETRY_BACKOFF", 1.0)
-        self.concurrency = _env_int("ENRICHMENT_PINECONE_CONCURRENCY", 4)
-        for name, value in (("BATCH_SIZE", self.batch_size), ("CONCURRENCY", self.concurrency)):
-            if value < 1:
-                raise ConfigError(f"ENRICHMENT_PINECONE_{name} must be at least 1, got {value}")
-        if self.retries < 0:
-            raise ConfigError(f"ENRICHMENT_PINECONE_RETRIES must be >= 0, got {self.retries}")
-        text = (_env("ENRICHMENT_PINECONE_HOST"), _env("ENRICHMENT_PINECONE_INDEX"))
+        self.batch_size = config.batch_size
+        self.retries = config.retries
+        self.backoff = config.retry_backoff
+        self.concurrency = config.concurrency
+        text = (config.host, config.index)
         if not any(text):
             raise ConfigError(
                 "set ENRICHMENT_PINECONE_HOST (the index's data-plane host) or "
                 "ENRICHMENT_PINECONE_INDEX (its name) for the pinecone vector sink"
             )
-        image = (_env("ENRICHMENT_PINECONE_IMAGE_HOST"), _env("ENRICHMENT_PINECONE_IMAGE_INDEX"))
+        image = (config.image_host, config.image_index)
         self._specs = {"text": (*text, "ENRICHMENT_PINECONE")}
         self._specs["image"] = (
             (*image, "ENRICHMENT_PINECONE_IMAGE") if any(image) else self._specs["text"]
         )
         self.client = Pinecone(
-            api_key=api_key,
-            host=_env("ENRICHMENT_PINECONE_CONTROLLER_HOST"),
-            timeout=_env_float("ENRICHMENT_PINECONE_TIMEOUT", 30.0),
+            api_key=config.api_key,
+            host=config.controller_host,
+            timeout=config.timeout,
             source_tag="catalog_enrichment",
         )
         self._targets: dict[tuple, Target] = {}

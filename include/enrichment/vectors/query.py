@@ -12,12 +12,12 @@ between resolving and querying, so a blue/green switch never fails a query.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import psycopg2.errors
 
+from enrichment.config.vectors import VectorSettings
 from enrichment.db.connection import connect
 from enrichment.vectors.records import IndexedVectors, VectorIndex
 from enrichment.vectors.writes import vector_literal
@@ -42,8 +42,8 @@ class Neighbour:
 
 
 def default_ef_search() -> int:
-    raw = os.environ.get("ENRICHMENT_HNSW_EF_SEARCH", "").strip()
-    return int(raw) if raw.isdigit() and 1 <= int(raw) <= 1000 else 100
+    """``ENRICHMENT_HNSW_EF_SEARCH`` (1..1000, default 100)."""
+    return VectorSettings.from_env().hnsw_ef_search
 
 
 def _filters(

@@ -15,11 +15,11 @@ kNN and "similar products" in :mod:`enrichment.vectors.query`.
 
 from __future__ import annotations
 
-import os
 import re
 
 import numpy as np
 
+from enrichment.config.vectors import VectorSettings
 from enrichment.db.connection import connect
 from enrichment.vectors.records import VectorIndex, index_name
 from enrichment.vectors.writes import PgVectorWrites
@@ -31,8 +31,9 @@ class PgVectorStore(PgVectorWrites):
     def __init__(self, url: str, schema: str):
         self.url = url
         self.schema = schema
-        self.hnsw_m = int(os.environ.get("ENRICHMENT_HNSW_M") or 16)
-        self.hnsw_ef_construction = int(os.environ.get("ENRICHMENT_HNSW_EF_CONSTRUCTION") or 64)
+        vectors = VectorSettings.from_env()
+        self.hnsw_m = vectors.hnsw_m
+        self.hnsw_ef_construction = vectors.hnsw_ef_construction
 
     # -- index registry ----------------------------------------------------------------
     def indexes(self, kind: str | None = None) -> list[VectorIndex]:

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from pathlib import Path
 
 from enrichment.config import Settings, load_settings
+from enrichment.config.quality import QualitySettings
 
 
 def reports_root(settings: Settings | None = None) -> Path:
     """Folder holding every run's report (``ENRICHMENT_REPORT_DIR``)."""
     settings = settings or load_settings()
-    custom = os.environ.get("ENRICHMENT_REPORT_DIR")
-    return Path(custom).resolve() if custom else settings.data_dir / "reports"
+    custom = QualitySettings.from_env().report_dir
+    return custom.resolve() if custom else settings.data_dir / "reports"
 
 
 def report_dir_name(run_id: str) -> str:

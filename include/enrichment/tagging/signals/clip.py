@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from enrichment.config import ConfigError
+from enrichment.config.models import ModelSettings
 from enrichment.tagging.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,7 @@ class PromptBank:
 
 
 def _offline() -> bool:
-    return any(
-        os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
-        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    )
+    return ModelSettings.from_env().offline
 
 
 def _fingerprint(directory: Path) -> str:
