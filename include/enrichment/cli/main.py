@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "enrichment.cli.es",
     "enrichment.cli.demo",
     "enrichment.cli.quality",
+    "enrichment.cli.config",
 ]
 
 

@@ -25,7 +25,7 @@ class Settings:
     database_url: str | None = setting(
         "ENRICHMENT_DATABASE_URL",
         "text",
-        doc="PostgreSQL URL of the platform database (unset: embedded PostgreSQL in the data dir)",
+        doc="libpq URL of an existing PostgreSQL with pgvector (unset: the embedded one in the data dir)",
         secret=True,
     )
     database_name: str = setting(
@@ -35,10 +35,16 @@ class Settings:
         "database created in the embedded PostgreSQL",
     )
     source_schema: str = setting(
-        "ENRICHMENT_SOURCE_SCHEMA", "text", "catalog", "schema of the shop's product catalogue"
+        "ENRICHMENT_SOURCE_SCHEMA",
+        "text",
+        "catalog",
+        "schema of the source catalogue (products, product_images)",
     )
     state_schema: str = setting(
-        "ENRICHMENT_STATE_SCHEMA", "text", "enrichment", "schema of the platform's own tables"
+        "ENRICHMENT_STATE_SCHEMA",
+        "text",
+        "enrichment",
+        "schema of the platform's state, tags and vectors",
     )
     shard_store: str = setting(
         "ENRICHMENT_SHARD_STORE",
@@ -53,7 +59,7 @@ class Settings:
         "ENRICHMENT_OVERLAP_SECONDS",
         "int",
         300,
-        "change detection re-reads this many seconds before the last watermark",
+        "re-read window for late-committing rows; must exceed your longest catalogue transaction",
         low=0,
     )
     text_model: str = setting(
@@ -82,7 +88,7 @@ class Settings:
     vector_kinds: tuple[str, ...] = setting(
         "ENRICHMENT_VECTOR_KINDS",
         "list",
-        doc="vector kinds to maintain: text, image",
+        doc="vector kinds every active SKU must have: text, image",
         shown="text,image with a CLIP model, else text",
     )
     taxonomy_path: Path | None = setting(
@@ -104,7 +110,11 @@ class Settings:
         doc="text model being re-embedded into a new index version (blue/green)",
     )
     max_shards: int = setting(
-        "ENRICHMENT_MAX_SHARDS", "int", 256, "most shards of one run (shards grow instead)", low=1
+        "ENRICHMENT_MAX_SHARDS",
+        "int",
+        256,
+        "shards per run at most (shards grow instead; Airflow caps a mapping at core.max_map_length)",
+        low=1,
     )
     clip_model_next: str | None = setting(
         "ENRICHMENT_CLIP_MODEL_NEXT",

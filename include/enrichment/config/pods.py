@@ -102,6 +102,7 @@ def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
             raise ValueError(f"must be one of {', '.join(options)}")
         return raw.strip()
 
+    parse.options = options  # type: ignore[attr-defined]
     return parse
 
 
@@ -121,6 +122,20 @@ def _setting(default: Any, parse: Callable[[str], Any], doc: str, *, dag: bool =
     if isinstance(default, dict):
         return field(default_factory=lambda: dict(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def _kind(parse: Callable[[str], Any]) -> str:
+    kinds = {
+        _text: "text",
+        _count: "integer >= 0",
+        _seconds: "integer > 0",
+        _flag: "true/false",
+        _names: "comma list or JSON list",
+        _mapping: "k=v list or JSON object",
+        _quantity: "Kubernetes quantity",
+        _tolerations: "JSON list",
+    }
+    return kinds.get(parse) or "one of " + ", ".join(parse.options)  # type: ignore[attr-defined]
 
 
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
@@ -288,3 +303,10 @@ def settings_table() -> list[tuple[str, str, str]]:
         doc = f.metadata["doc"] + (" (environment only)" if f.metadata["dag"] else "")
         rows.append((PREFIX + f.name.upper(), shown, doc))
     return rows
+
+
+def settings_kinds() -> dict[str, str]:
+    """``{variable: accepted values}`` of every setting of :func:`settings_table`."""
+    kinds = {EXECUTION_ENV: "one of " + ", ".join(MODES)}
+    kinds.update({PREFIX + f.name.upper(): _kind(f.metadata["parse"]) for f in fields(PodSettings)})
+    return kinds

@@ -1,0 +1,29 @@
+"""``python -m enrichment config``: the settings in effect and the reference page."""
+
+from __future__ import annotations
+
+import pytest
+
+from enrichment.cli.main import main
+from tests.paths import ROOT
+
+pytestmark = pytest.mark.unit
+
+
+def test_config_lists_the_set_variables_and_hides_secrets(monkeypatch, capsys):
+    monkeypatch.setenv("ENRICHMENT_SHARD_SIZE", "250")
+    monkeypatch.setenv("ENRICHMENT_ES_PASSWORD", "hunter2")
+    monkeypatch.delenv("ENRICHMENT_TAG_SINKS", raising=False)
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert "ENRICHMENT_SHARD_SIZE=250" in out
+    assert "ENRICHMENT_ES_PASSWORD=***" in out
+    assert "hunter2" not in out
+    assert "ENRICHMENT_TAG_SINKS" not in out
+    assert main(["config", "--all"]) == 0
+    assert "ENRICHMENT_TAG_SINKS (default: unset)" in capsys.readouterr().out
+
+
+def test_config_markdown_prints_docs_configuration_md(capsys):
+    assert main(["config", "--markdown"]) == 0
+    assert capsys.readouterr().out == (ROOT / "docs" / "configuration.md").read_text()
