@@ -68,71 +68,42 @@ def _pod_rows() -> list[Row]:
     return [Row(name, kinds[name], default, doc) for name, default, doc in settings_table()]
 
 
+SECTIONS = (  # title, introduction, declarations (a settings class or a row builder)
+    ("Platform", "Data folder, database, schemas, run sizing, models, vector kinds", Settings),
+    ("Images", "Image intake limits and network rules", ImageSettings),
+    ("Models", "Text token budget and offline model loading", ModelSettings),
+    ("OpenAI embeddings API", "Used with `ENRICHMENT_TEXT_MODEL=openai:<model>`", OpenAISettings),
+    ("Vector stores", "pgvector, its HNSW indexes and the vector sinks", VectorSettings),
+    ("Pinecone", "The `pinecone` vector sink", PineconeSettings),
+    ("Tag stores", "PostgreSQL tag store and the tag sinks", TagSettings),
+    ("Elasticsearch", "The `elasticsearch` tag sink", ElasticsearchSettings),
+    (
+        "Quality and report",
+        "Thresholds override `include/enrichment/quality/quality.yaml` (defaults shown from "
+        "it; `enrichment.config.quality`)",
+        _quality_rows,
+    ),
+    (
+        "Kubernetes execution",
+        "Shard pods; each `ENRICHMENT_K8S_*` may also be an Airflow Variable of the "
+        "lower-case name (`enrichment.config.pods.PodSettings`)",
+        _pod_rows,
+    ),
+    ("Local Airflow", "`make airflow` and `demo run`", AirflowSettings),
+)
+
+
 def sections() -> list[tuple[str, str, list[Row]]]:
     """(title, introduction, rows) per concern, in the order of the page."""
-    return [
-        (
-            "Platform",
-            "Data folder, database, schemas, run sizing, models, vector kinds "
-            "(`enrichment.config.core.Settings`).",
-            _rows(Settings),
-        ),
-        (
-            "Images",
-            "Image intake limits and network rules (`enrichment.config.images.ImageSettings`).",
-            _rows(ImageSettings),
-        ),
-        (
-            "Models",
-            "Text token budget and offline model loading "
-            "(`enrichment.config.models.ModelSettings`).",
-            _rows(ModelSettings),
-        ),
-        (
-            "OpenAI embeddings API",
-            "Used with `ENRICHMENT_TEXT_MODEL=openai:<model>` "
-            "(`enrichment.config.models.OpenAISettings`).",
-            _rows(OpenAISettings),
-        ),
-        (
-            "Vector stores",
-            "pgvector, its HNSW indexes and the vector sinks "
-            "(`enrichment.config.vectors.VectorSettings`).",
-            _rows(VectorSettings),
-        ),
-        (
-            "Pinecone",
-            "The `pinecone` vector sink (`enrichment.config.vectors.PineconeSettings`).",
-            _rows(PineconeSettings),
-        ),
-        (
-            "Tag stores",
-            "PostgreSQL tag store and the tag sinks (`enrichment.config.tags.TagSettings`).",
-            _rows(TagSettings),
-        ),
-        (
-            "Elasticsearch",
-            "The `elasticsearch` tag sink (`enrichment.config.tags.ElasticsearchSettings`).",
-            _rows(ElasticsearchSettings),
-        ),
-        (
-            "Quality and report",
-            "Thresholds override `include/enrichment/quality/quality.yaml` "
-            "(defaults shown from it; `enrichment.config.quality`).",
-            _quality_rows(),
-        ),
-        (
-            "Kubernetes execution",
-            "Shard pods; each `ENRICHMENT_K8S_*` may also be an Airflow "
-            "Variable of the lower-case name (`enrichment.config.pods.PodSettings`).",
-            _pod_rows(),
-        ),
-        (
-            "Local Airflow",
-            "`make airflow` and `demo run` (`enrichment.config.airflow.AirflowSettings`).",
-            _rows(AirflowSettings),
-        ),
-    ]
+    out = []
+    for title, intro, source in SECTIONS:
+        if isinstance(source, type):
+            out.append(
+                (title, f"{intro} (`{source.__module__}.{source.__name__}`).", _rows(source))
+            )
+        else:
+            out.append((title, f"{intro}.", source()))
+    return out
 
 
 def names() -> list[str]:
