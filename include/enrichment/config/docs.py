@@ -70,23 +70,31 @@ def _pod_rows() -> list[Row]:
 
 SECTIONS = (  # title, introduction, declarations (a settings class or a row builder)
     ("Platform", "Data folder, database, schemas, run sizing, models, vector kinds", Settings),
-    ("Images", "Image intake limits and network rules", ImageSettings),
+    ("Images", "Image intake limits and network rules ([tagging.md](tagging.md))", ImageSettings),
     ("Models", "Text token budget and offline model loading", ModelSettings),
     ("OpenAI embeddings API", "Used with `ENRICHMENT_TEXT_MODEL=openai:<model>`", OpenAISettings),
     ("Vector stores", "pgvector, its HNSW indexes and the vector sinks", VectorSettings),
-    ("Pinecone", "The `pinecone` vector sink", PineconeSettings),
+    (
+        "Pinecone",
+        "The `pinecone` vector sink ([production-stores.md](production-stores.md))",
+        PineconeSettings,
+    ),
     ("Tag stores", "PostgreSQL tag store and the tag sinks", TagSettings),
-    ("Elasticsearch", "The `elasticsearch` tag sink", ElasticsearchSettings),
+    (
+        "Elasticsearch",
+        "The `elasticsearch` tag sink ([production-stores.md](production-stores.md))",
+        ElasticsearchSettings,
+    ),
     (
         "Quality and report",
         "Thresholds override `include/enrichment/quality/quality.yaml` (defaults shown from "
-        "it; `enrichment.config.quality`)",
+        "it; `enrichment.config.quality`; [quality-and-report.md](quality-and-report.md))",
         _quality_rows,
     ),
     (
         "Kubernetes execution",
         "Shard pods; each `ENRICHMENT_K8S_*` may also be an Airflow Variable of the "
-        "lower-case name (`enrichment.config.pods.PodSettings`)",
+        "lower-case name (`enrichment.config.pods.PodSettings`; [kubernetes.md](kubernetes.md))",
         _pod_rows,
     ),
     ("Local Airflow", "`make airflow` and `demo run`", AirflowSettings),
@@ -121,9 +129,15 @@ def markdown() -> str:
     lines = [
         "# Configuration",
         "",
-        "Every setting is an environment variable, declared once in `include/enrichment/config/`.",
-        "An unset or blank variable takes the default; a value that does not parse or is out",
-        "of range stops the command with a configuration error naming the variable.",
+        "Every setting is an environment variable, declared once in `include/enrichment/config/`",
+        "with its type, default and meaning; `enrichment.config.env` is the only module that",
+        "reads the environment. Platform-wide settings are read by `load_settings()` into one",
+        "frozen `Settings` object that is passed down; each other concern has its own frozen",
+        "settings class with `from_env()`, called where the setting is used. Settings are read",
+        "when a command or task starts (call again after changing the environment). An unset",
+        "or blank variable takes the default; a value that does not parse or is out of range",
+        "raises `ConfigError` naming the variable and what it accepts.",
+        "`python -m enrichment config` shows the variables in effect (secrets hidden).",
         "",
         f"This page is generated: `{COMMAND}` (a unit test fails when it is out of date).",
     ]
