@@ -18,6 +18,7 @@ from enrichment.config import ConfigError
 COMMAND_MODULES = [
     "enrichment.cli.platform",
     "enrichment.cli.tagging",
+    "enrichment.cli.calibrate",
     "enrichment.cli.vectors",
     "enrichment.cli.vector_sinks",
     "enrichment.cli.es",

@@ -46,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="rows tagged together (default: ENRICHMENT_CLIP_BATCH_SIZE)",
     )
+    add_calibration_option(p)
     p.set_defaults(func=cmd_tag_images)
 
     e = subparsers.add_parser(
@@ -73,7 +74,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="manifest column to use as the source category signal (default: none)",
     )
     e.add_argument("--batch-size", type=int, default=None, help="rows tagged together")
+    add_calibration_option(e)
     e.set_defaults(func=cmd_evaluate)
+
+
+def add_calibration_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--calibration",
+        type=Path,
+        default=None,
+        help="calibration directory written by calibrate (default: ENRICHMENT_CALIBRATION)",
+    )
 
 
 # -- shared helpers ---------------------------------------------------------------------------
@@ -89,12 +100,12 @@ def _read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
 
 
-def _make_tagger(no_clip: bool, batch_size: int | None):
+def _make_tagger(no_clip: bool, batch_size: int | None, calibration: Path | None = None):
     from enrichment.config import load_settings
     from enrichment.tagging.engine import Tagger
 
     settings = load_settings()
-    tagger = Tagger.from_settings(settings, use_clip=not no_clip)
+    tagger = Tagger.from_settings(settings, use_clip=not no_clip, calibration=calibration)
     if tagger.clip is not None and batch_size:
         tagger.clip.batch_size = batch_size
     return settings, tagger, batch_size or settings.clip_batch_size
@@ -154,7 +165,7 @@ def cmd_tag_images(args: argparse.Namespace) -> int:
     from enrichment.images.intake import policy_from_settings
 
     rows = _read_csv(args.input, ("sku", "image"))
-    settings, tagger, batch_size = _make_tagger(args.no_clip, args.batch_size)
+    settings, tagger, batch_size = _make_tagger(args.no_clip, args.batch_size, args.calibration)
     policy = policy_from_settings(settings, base_dir=args.input.resolve().parent)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     failed = 0
@@ -287,7 +298,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     manifest = _read_csv(args.manifest, ("sku", "image"))
     labels = {r["sku"].strip(): r for r in _read_csv(args.labels, ("sku",))}
     mapping = load_mapping(args.mapping)
-    settings, tagger, batch_size = _make_tagger(args.no_clip, args.batch_size)
+    settings, tagger, batch_size = _make_tagger(args.no_clip, args.batch_size, args.calibration)
     taxonomy = tagger.taxonomy
     label_columns = set(next(iter(labels.values()), {}).keys())
     if args.attributes:
@@ -327,6 +338,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         "clip_enabled": tagger.clip_enabled,
         "model_id": tagger.model_id,
         "taxonomy_version": tagger.taxonomy_version,
+        "calibration": tagger.calibration.id if tagger.calibration else None,
         "seconds": round(time.monotonic() - started, 2),
         "attributes": {},
     }

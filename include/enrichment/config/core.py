@@ -94,6 +94,11 @@ class Settings:
     taxonomy_path: Path | None = setting(
         "ENRICHMENT_TAXONOMY", "path", doc="taxonomy YAML file (unset: the bundled taxonomy)"
     )
+    calibration_path: Path | None = setting(
+        "ENRICHMENT_CALIBRATION",
+        "path",
+        doc="calibration directory written by calibrate, applied to every tag (unset: none)",
+    )
     clip_batch_size: int = setting(
         "ENRICHMENT_CLIP_BATCH_SIZE", "int", 32, "images per CLIP forward pass", low=1
     )
@@ -159,5 +164,8 @@ def load_settings() -> Settings:
         image_root=Path(values["image_root"] or data_dir / "images").resolve(),
         vector_kinds=_kinds(values["vector_kinds"], clip_model),
         taxonomy_path=values["taxonomy_path"].resolve() if values["taxonomy_path"] else None,
+        calibration_path=values["calibration_path"].resolve()
+        if values["calibration_path"]
+        else None,
     )
     return Settings(**values)

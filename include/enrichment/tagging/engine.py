@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from enrichment.config import ConfigError, Settings
+from enrichment.tagging.calibrated import apply_fusion, apply_head
+from enrichment.tagging.calibration_types import Calibration, lineage_version, load_calibration
 from enrichment.tagging.fusion import FusedAttribute, fuse_attribute
 from enrichment.tagging.signals.colour import ColourNamer, ColourResult
 from enrichment.tagging.signals.text import TextEvidence, TextMatcher
@@ -73,6 +75,10 @@ class ItemAnalysis:
     sku: str
     fused: dict[str, FusedAttribute] = field(default_factory=dict)
     colour: ColourResult | None = None
+    evidence: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    negated: dict[str, set[str]] = field(default_factory=dict)
+    embedding: np.ndarray | None = None  # CLIP image embedding, when kept (calibration)
+    category: str | None = None  # the emitted category the other attributes were scored for
 
     def tags(self) -> list[Tag]:
         return [
@@ -105,9 +111,19 @@ class Tagger:
         clip_temperature: float = 0.01,
         colour_size: int | None = 128,
         cache_dir: Any = None,
+        calibration: Calibration | None = None,
     ) -> None:
         self.taxonomy = taxonomy
-        self.taxonomy_version = taxonomy.version
+        self.calibration = calibration
+        if calibration is not None:
+            _check_calibration(calibration, taxonomy, clip)
+        self.taxonomy_version = lineage_version(
+            taxonomy.version, calibration.id if calibration else None
+        )
+        # keep CLIP image embeddings on each analysis (calibrate; heads that read them)
+        self.keep_embeddings = calibration is not None and any(
+            "clip" in a.features for a in calibration.attributes.values()
+        )
         self.clip = clip
         self.clip_enabled = clip is not None
         self.model_id = clip.model_id if clip is not None else "none"
@@ -120,9 +136,17 @@ class Tagger:
         self.image_scorings = 0  # images actually run through CLIP (cache misses)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, use_clip: bool | None = None) -> Tagger:
-        """Tagger for these settings; ``use_clip`` None: CLIP on iff a model is configured."""
+    def from_settings(
+        cls, settings: Settings, *, use_clip: bool | None = None, calibration: Any = None
+    ) -> Tagger:
+        """Tagger for these settings; ``use_clip`` None: CLIP on iff a model is configured.
+
+        ``calibration``: a calibration directory (default: ENRICHMENT_CALIBRATION, if set).
+        """
         taxonomy = Taxonomy.load(getattr(settings, "taxonomy_path", None))
+        cal_dir = calibration or getattr(settings, "calibration_path", None)
+        setting = "--calibration" if calibration else "ENRICHMENT_CALIBRATION"
+        loaded = load_calibration(cal_dir, setting) if cal_dir else None
         want_clip = bool(settings.clip_model) if use_clip is None else use_clip
         clip = None
         if want_clip:
@@ -146,6 +170,7 @@ class Tagger:
             clip,
             clip_temperature=getattr(settings, "clip_temperature", 0.01),
             cache_dir=settings.data_dir / "cache" / "clip",
+            calibration=loaded,
         )
 
     # -- public API ------------------------------------------------------------------------
@@ -156,7 +181,19 @@ class Tagger:
     def analyse(self, items: list[TagInput]) -> list[ItemAnalysis]:
         """Full fusion results per item (used by :meth:`tag` and by evaluation)."""
         sims = self._clip_similarities(items)
-        return [self._analyse_one(item, sims.get(self._image_key(item))) for item in items]
+        out = [self._analyse_one(item, sims.get(self._image_key(item))) for item in items]
+        if self.keep_embeddings and self.clip is not None:
+            with_image = [(a, i) for a, i in zip(out, items, strict=True) if i.image is not None]
+            if with_image:
+                embs = self.clip.embed_images_keyed(
+                    [i.image for _, i in with_image], [i.image_hash for _, i in with_image]
+                )
+                for (analysis, _), emb in zip(with_image, embs, strict=True):
+                    analysis.embedding = emb
+        if self.calibration is not None:
+            for analysis in out:
+                self._apply_calibration(analysis)
+        return out
 
     # -- internals ---------------------------------------------------------------------------
     @staticmethod
@@ -213,9 +250,10 @@ class Tagger:
         )
         out = ItemAnalysis(item.sku)
         category_attr = self.taxonomy.attribute("category")
-        out.fused["category"] = self._fuse(category_attr, None, text, catalog, sims, None)
+        out.fused["category"] = self._fuse(category_attr, None, text, catalog, sims, None, out)
         cat_emitted = out.fused["category"].emitted
         category = cat_emitted[0].value if cat_emitted else None
+        out.category = category
         region = category_attr.value(category).region if category else None
         for attr in self.taxonomy.attributes:
             if attr.id == "category" or not attr.applies(category):
@@ -224,10 +262,38 @@ class Tagger:
             if attr.id == "color":
                 out.colour = self._colour_of(item, region)
                 pixels = out.colour.distribution() if out.colour else None
-            out.fused[attr.id] = self._fuse(attr, category, text, catalog, sims, pixels)
+            out.fused[attr.id] = self._fuse(attr, category, text, catalog, sims, pixels, out)
         return out
 
-    def _fuse(self, attr, category, text, catalog, sims, pixels) -> FusedAttribute:
+    def _apply_calibration(self, out: ItemAnalysis) -> None:
+        """Replace fused decisions by the calibrated ones (category first: it scopes the rest)."""
+        cal = self.calibration
+        order = ["category"] + [a for a in out.evidence if a != "category"]
+        for attr_id in order:
+            ac = cal.attributes.get(attr_id)
+            if ac is None or attr_id not in out.evidence:
+                continue
+            attr = self.taxonomy.attribute(attr_id)
+            category = None if attr_id == "category" else out.category
+            allowed = [v.id for v in attr.applicable_values(category)]
+            evidence = out.evidence[attr_id]
+            if ac.kind == "head":
+                fused = apply_head(
+                    cal, ac, attr, category, evidence, out.colour, out.embedding, allowed
+                )
+            else:
+                negated = out.negated.get(attr_id, set())
+                fused = apply_fusion(cal, ac, attr, category, evidence, negated, allowed)
+            out.fused[attr_id] = fused
+            if attr_id == "category":
+                out.category = fused.emitted[0].value if fused.emitted else None
+                for other in list(out.fused):
+                    if other != "category" and not self.taxonomy.attribute(other).applies(
+                        out.category
+                    ):
+                        del out.fused[other]
+
+    def _fuse(self, attr, category, text, catalog, sims, pixels, out=None) -> FusedAttribute:
         allowed = {v.id for v in attr.applicable_values(category)}
         evidence: dict[str, dict[str, float]] = {}
         if sims is not None and self.clip is not None:
@@ -242,7 +308,24 @@ class Tagger:
         if attr.id in catalog.scores:
             evidence["catalog"] = catalog.scores[attr.id]
         negated = text.negated.get(attr.id, set()) | catalog.negated.get(attr.id, set())
+        if out is not None:
+            out.evidence[attr.id], out.negated[attr.id] = evidence, negated
         return fuse_attribute(attr, evidence, negated=negated, allowed=allowed)
+
+
+def _check_calibration(calibration: Calibration, taxonomy: Taxonomy, clip: Any) -> None:
+    if calibration.taxonomy_version != taxonomy.version:
+        raise ConfigError(
+            f"calibration {calibration.id} was learnt for taxonomy {calibration.taxonomy_version}"
+            f", but the taxonomy in use is {taxonomy.version}; run calibrate again"
+        )
+    model = clip.model_id if clip is not None else None
+    if calibration.clip_model and calibration.clip_model != model:
+        raise ConfigError(
+            f"calibration {calibration.id} reads CLIP model {calibration.clip_model!r} "
+            f"(ENRICHMENT_CLIP_MODEL), but the tagger has {model or 'no CLIP model'}; "
+            "set that model or calibrate again with --no-clip"
+        )
 
 
 SYSTEMIC_FAILURE_SHARE = 0.5  # more failing items than this in a batch: not the items' fault

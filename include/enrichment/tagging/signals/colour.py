@@ -15,10 +15,12 @@ Steps, all in numpy on a downscaled copy (longest side ``size`` px, 128 by defau
 4. Spatial prior: on-model photos show other garments too, so pixels are weighted
    by a soft prior centred horizontally and, when the category is known, vertically
    where that garment sits (upper body, lower body, or the whole frame).
-5. Naming: each pixel takes the colour of its nearest taxonomy swatch by CIE94 with
-   textile weights (kL=2: lightness differences from folds and shading count half).
-   Near-neutral pixels (chroma < 5) may only be black, white or grey; lightness then
-   decides, and navy/blue, beige/brown/white are separated by their swatches.
+5. Naming: a lookup table over the quantised sRGB cube (32 levels per channel) gives
+   each pixel its soft membership to every colour name, precomputed from the
+   taxonomy swatches with a CIE94-style distance (textile weights: lightness counts
+   half) measured in Oklab, whose hues stay constant where CIELAB bends saturated
+   blues towards purple. Near-neutral pixels (CIELAB chroma < 5) may only be black,
+   white or grey; lightness then decides.
 
 The result is the weighted share of each colour among foreground pixels.
 """
@@ -33,7 +35,9 @@ from PIL import Image
 from enrichment.tagging.taxonomy import Taxonomy
 
 DEFAULT_SIZE = 128
-DEFAULT_SOFTNESS = 2.0  # CIE94 units: how gradually a pixel's membership moves between names
+DEFAULT_SOFTNESS = (
+    1.25  # distance units (Oklab x100): how gradually a pixel's membership moves between names
+)
 _ACHROMATIC_CHROMA = 5.0
 _MIN_MODE_SHARE = 0.08
 _MIN_FOREGROUND = 0.03
@@ -62,6 +66,36 @@ def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     return lab.astype(np.float32)
 
 
+_OKLAB_M1 = np.array(
+    [
+        [0.4122214708, 0.5363325363, 0.0514459929],
+        [0.2119034982, 0.6806995451, 0.1073969566],
+        [0.0883024619, 0.2817188376, 0.6299787005],
+    ],
+    dtype=np.float32,
+)
+_OKLAB_M2 = np.array(
+    [
+        [0.2104542553, 0.7936177850, -0.0040720468],
+        [1.9779984951, -2.4285922050, 0.4505937099],
+        [0.0259040371, 0.7827717662, -0.8086757660],
+    ],
+    dtype=np.float32,
+)
+
+
+def srgb_to_oklab(rgb: np.ndarray) -> np.ndarray:
+    """Convert sRGB 0-255 (``(..., 3)``) to Oklab, scaled by 100 (L 0-100), float32.
+
+    Oklab keeps hue constant where CIELAB bends it (CIELAB shifts saturated blues
+    towards purple), so colour names are matched in Oklab.
+    """
+    c = np.asarray(rgb, dtype=np.float32) / 255.0
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    lms = np.cbrt(lin @ _OKLAB_M1.T)
+    return (lms @ _OKLAB_M2.T * 100).astype(np.float32)
+
+
 def hex_to_rgb(hex_colour: str) -> tuple[int, int, int]:
     h = hex_colour.lstrip("#")
     return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
@@ -74,6 +108,7 @@ class ColourResult:
     shares: dict[str, float]
     foreground_fraction: float
     used_fallback: bool = False
+    stats: np.ndarray | None = None  # :func:`colour_statistics` of the foreground
 
     @property
     def primary(self) -> str | None:
@@ -96,6 +131,46 @@ class ColourResult:
         powered = {k: v**sharpen for k, v in self.shares.items() if v > 0}
         total = sum(powered.values())
         return {k: v / total for k, v in powered.items()} if total else {}
+
+
+STAT_NEUTRAL_CHROMA = 10.0
+_STAT_L_NEUTRAL = np.array([15, 30, 45, 60, 75, 90], dtype=np.float32)
+_STAT_L_CHROMATIC = np.array([35, 65], dtype=np.float32)
+_STAT_HUES = 12
+STAT_SIZE = 7 + _STAT_HUES * 3 * 2 + 6
+
+
+def colour_statistics(lab: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Fixed-length colour description of weighted Lab pixels (N, 3), for learnt heads.
+
+    A weighted histogram over a quantised Lab space (near-neutral pixels by lightness
+    in 7 bins; the rest by 12 hue sectors x 3 lightness x 2 chroma bins), then the
+    weighted mean L, a, b and chroma, the lightness spread and the neutral share.
+    """
+    out = np.zeros(STAT_SIZE, dtype=np.float32)
+    total = float(weights.sum())
+    if not len(lab) or total <= 0:
+        return out
+    w = weights / total
+    L, a, b = lab[:, 0], lab[:, 1], lab[:, 2]
+    chroma = np.hypot(a, b)
+    neutral = chroma < STAT_NEUTRAL_CHROMA
+    lbin = np.digitize(L, _STAT_L_NEUTRAL)
+    np.add.at(out, lbin[neutral], w[neutral])
+    hue = (np.degrees(np.arctan2(b, a)) % 360.0) // (360.0 / _STAT_HUES)
+    cbin = (chroma >= 30).astype(np.int64)
+    idx = 7 + ((hue.astype(np.int64) * 3 + np.digitize(L, _STAT_L_CHROMATIC)) * 2 + cbin)
+    np.add.at(out, idx[~neutral], w[~neutral])
+    mean_l = float(w @ L)
+    out[-6:] = [
+        mean_l / 100,
+        float(w @ a) / 100,
+        float(w @ b) / 100,
+        float(w @ chroma) / 100,
+        float(np.sqrt(w @ (L - mean_l) ** 2)) / 100,
+        float(w[neutral].sum()),
+    ]
+    return out
 
 
 def _kmeans(points: np.ndarray, k: int, iters: int = 8) -> tuple[np.ndarray, np.ndarray]:
@@ -204,8 +279,32 @@ def spatial_prior(h: int, w: int, region: str | None) -> np.ndarray:
     return 0.2 + 0.8 * np.outer(gy, gx)
 
 
+_OK_SC, _OK_SH = 0.19, 0.056  # CIE94's 0.048 and 0.014 per unit of CIELAB chroma, x4
+_OK_CHROMA_WEIGHT = 3.0
+_LUT_BITS = 5  # quantised sRGB cube of the naming lookup table: 32 levels per channel
+_LUT_LEVELS = 1 << _LUT_BITS
+
+
+def lut_index(rgb: np.ndarray) -> np.ndarray:
+    """Cell of the quantised sRGB cube for each 0-255 RGB pixel (..., 3)."""
+    q = np.asarray(rgb, dtype=np.int64) >> (8 - _LUT_BITS)
+    return (q[..., 0] << (2 * _LUT_BITS)) | (q[..., 1] << _LUT_BITS) | q[..., 2]
+
+
+def _lut_centres() -> np.ndarray:
+    step = 256 // _LUT_LEVELS
+    levels = np.arange(_LUT_LEVELS, dtype=np.float32) * step + (step - 1) / 2
+    r, g, b = np.meshgrid(levels, levels, levels, indexing="ij")
+    return np.stack([r.ravel(), g.ravel(), b.ravel()], axis=1)
+
+
 class ColourNamer:
-    """Names product colours with the taxonomy's colour swatches; reuse per taxonomy."""
+    """Names product colours with the taxonomy's colour swatches; reuse per taxonomy.
+
+    Naming is a table lookup: every cell of a quantised sRGB cube (32 levels per
+    channel) holds its soft membership to each colour name, computed once from the
+    swatches, so a photo's pixels are named without per-pixel distance computations.
+    """
 
     def __init__(
         self,
@@ -223,14 +322,16 @@ class ColourNamer:
                 names.append(value.id)
                 rgbs.append(hex_to_rgb(sw))
         self._names = np.array(names)
-        self._lab = srgb_to_lab(np.array(rgbs, dtype=np.float32))
-        self._chroma = np.hypot(self._lab[:, 1], self._lab[:, 2])
-        self._achromatic = self._chroma < _ACHROMATIC_CHROMA
+        swatch_rgb = np.array(rgbs, dtype=np.float32)
+        self._ok = srgb_to_oklab(swatch_rgb)
+        lab = srgb_to_lab(swatch_rgb)
+        self._achromatic = np.hypot(lab[:, 1], lab[:, 2]) < _ACHROMATIC_CHROMA
         if not self._achromatic.any():
             raise ValueError(
                 f"taxonomy attribute {attribute!r} needs neutral (black/white/gray) swatches"
             )
         self.colour_ids = list(dict.fromkeys(names))
+        self._lut = self._memberships_rgb(_lut_centres())
 
     def _prepare(self, image: Image.Image) -> np.ndarray:
         img = image.convert("RGB")
@@ -238,47 +339,63 @@ class ColourNamer:
             scale = self.size / max(img.size)
             new = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
             img = img.resize(new, Image.Resampling.BOX)
-        return srgb_to_lab(np.asarray(img))
+        return np.asarray(img)
 
-    def _distances(self, lab: np.ndarray) -> np.ndarray:
-        """CIE94 (textile weights) distance from each Lab pixel (N, 3) to each swatch."""
-        dL = lab[:, None, 0] - self._lab[None, :, 0]
-        c1 = self._chroma[None, :]
-        c2 = np.hypot(lab[:, 1], lab[:, 2])[:, None]
+    def _distances(self, rgb: np.ndarray) -> np.ndarray:
+        """Distance from each sRGB colour (N, 3) to each swatch, in Oklab (x100).
+
+        CIE94's textile form carried over to Oklab: lightness differences count half
+        (folds and shading change lightness more than hue), chroma and hue differences
+        are discounted for saturated swatches (weights scaled to Oklab's chroma range,
+        about a quarter of CIELAB's) and weighted up by :data:`_OK_CHROMA_WEIGHT` against
+        lightness. A near-neutral colour (CIELAB chroma < 5) may only be black, white or
+        grey.
+        """
+        ok = srgb_to_oklab(rgb)
+        c1 = np.hypot(self._ok[:, 1], self._ok[:, 2])[None, :]
+        c2 = np.hypot(ok[:, 1], ok[:, 2])[:, None]
+        dL = (ok[:, None, 0] - self._ok[None, :, 0]) / 2.0
+        da = ok[:, None, 1] - self._ok[None, :, 1]
+        db = ok[:, None, 2] - self._ok[None, :, 2]
         dC = c1 - c2
-        da = lab[:, None, 1] - self._lab[None, :, 1]
-        db = lab[:, None, 2] - self._lab[None, :, 2]
         dH2 = np.maximum(da**2 + db**2 - dC**2, 0.0)
-        d2 = (dL / 2.0) ** 2 + (dC / (1 + 0.048 * c1)) ** 2 + dH2 / (1 + 0.014 * c1) ** 2
-        neutral = c2[:, 0] < _ACHROMATIC_CHROMA
+        d2 = dL**2 + _OK_CHROMA_WEIGHT * (
+            (dC / (1 + _OK_SC * c1)) ** 2 + dH2 / (1 + _OK_SH * c1) ** 2
+        )
+        lab = srgb_to_lab(rgb)
+        neutral = np.hypot(lab[:, 1], lab[:, 2]) < _ACHROMATIC_CHROMA
         d2[np.ix_(neutral, ~self._achromatic)] = np.inf
         return np.sqrt(d2)
 
-    def name_pixels(self, lab: np.ndarray) -> np.ndarray:
-        """Index into ``self._names`` of the nearest swatch for each Lab pixel (N, 3)."""
-        return self._distances(lab).argmin(axis=1)
-
-    def memberships(self, lab: np.ndarray) -> np.ndarray:
-        """Soft colour-name membership per pixel, shape (N, len(colour_ids)), rows sum to 1.
-
-        A pixel between two names (indigo between navy and purple) is shared between
-        them, so ambiguous garments get split shares and a lower confidence.
-        """
-        d = self._distances(lab)
+    def _memberships_rgb(self, rgb: np.ndarray) -> np.ndarray:
+        d = self._distances(rgb)
         per_colour = np.stack(
             [d[:, self._names == cid].min(axis=1) for cid in self.colour_ids], axis=1
         )
         if self.softness <= 0:
             hard = np.zeros_like(per_colour)
             hard[np.arange(len(d)), per_colour.argmin(1)] = 1.0
-            return hard
+            return hard.astype(np.float32)
         logits = -(per_colour - per_colour.min(axis=1, keepdims=True)) / self.softness
         m = np.exp(logits)
-        return m / m.sum(axis=1, keepdims=True)
+        return (m / m.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    def memberships(self, rgb: np.ndarray) -> np.ndarray:
+        """Soft colour-name membership of sRGB pixels (N, 3), shape (N, len(colour_ids)).
+
+        Rows sum to 1; a pixel between two names (indigo between navy and purple) is
+        shared between them, so ambiguous garments get split shares.
+        """
+        return self._lut[lut_index(rgb)]
+
+    def name_pixels(self, rgb: np.ndarray) -> list[str]:
+        """The colour name of each sRGB pixel (N, 3)."""
+        return [self.colour_ids[i] for i in self.memberships(rgb).argmax(axis=1)]
 
     def analyse(self, image: Image.Image, region: str | None = None) -> ColourResult:
         """Colour shares of the product in ``image`` (region: upper, lower, full or None)."""
-        lab = self._prepare(image)
+        rgb = self._prepare(image)
+        lab = srgb_to_lab(rgb)
         h, w, _ = lab.shape
         fg, fallback = foreground_mask(lab)
         skin = skin_mask(lab) & fg
@@ -286,11 +403,12 @@ class ColourNamer:
             fg = fg & ~skin
         weights = spatial_prior(h, w, region)[fg]
         if not len(weights):
-            return ColourResult({}, 0.0, fallback)
-        colour_mass = weights @ self.memberships(lab[fg])
+            return ColourResult({}, 0.0, fallback, np.zeros(STAT_SIZE, dtype=np.float32))
+        colour_mass = weights @ self.memberships(rgb[fg])
         totals = {
             cid: float(m) for cid, m in zip(self.colour_ids, colour_mass, strict=True) if m > 1e-9
         }
         norm = sum(totals.values())
         shares = {k: v / norm for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
-        return ColourResult(shares, float(fg.mean()), fallback)
+        stats = colour_statistics(lab[fg], weights)
+        return ColourResult(shares, float(fg.mean()), fallback, stats)
