@@ -39,8 +39,13 @@ def expected_active(settings: Settings) -> int:
 
 
 def configured_version(settings: Settings) -> str:
-    """The taxonomy version the shard workers tag with now."""
-    return Taxonomy.load(settings.taxonomy_path).version
+    """The version the shard workers tag with now: taxonomy, plus calibration if set."""
+    from enrichment.tagging.calibration_types import lineage_version, load_calibration
+
+    version = Taxonomy.load(settings.taxonomy_path).version
+    path = getattr(settings, "calibration_path", None)
+    cal_id = load_calibration(path, "ENRICHMENT_CALIBRATION").id if path else None
+    return lineage_version(version, cal_id)
 
 
 def versions(settings: Settings | None = None, *, sink: ElasticsearchTagSink | None = None) -> dict:

@@ -77,7 +77,7 @@ def _labelled_items(args, tagger, settings, batch_size, labels, mapping, attribu
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from enrichment.cli.tagging import _make_tagger, _read_csv, load_mapping
     from enrichment.tagging.calibration import calibrate
-    from enrichment.tagging.calibration_types import save_calibration
+    from enrichment.tagging.calibration_types import save_calibration, save_golden
 
     if not 0.5 <= args.target_precision < 1.0:
         raise ConfigError("--target-precision must be at least 0.5 and below 1")
@@ -106,6 +106,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         tagger.taxonomy, items, attributes, args.target_precision, tagger.model_id, sample
     )
     save_calibration(cal, args.output)
+    save_golden(args.output, _golden_rows(items, tagger.taxonomy))
     if args.json:
         print(json.dumps({"id": cal.id, **cal.meta()}, indent=2))
     else:
@@ -116,6 +117,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _golden_rows(items, taxonomy) -> list[tuple[str, str, str]]:
+    """Single-valued labels that name exactly one taxonomy id (what the gate can score)."""
+    return [
+        (it.analysis.sku, a, next(iter(ids)))
+        for it in items
+        for a, ids in it.gold.items()
+        if len(ids) == 1 and not taxonomy.attribute(a).multi
+    ]
 
 
 def _est(e) -> str:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from enrichment.config import ConfigError, Settings, load_settings
 from enrichment.db.connection import connect, database_url, sqlalchemy_url
+from enrichment.quality.calibrated import calibrated_config, configured_calibration
 from enrichment.quality.plan import Planner, get_run, metrics
 from enrichment.quality.records import record_result
 from enrichment.quality.results import (
@@ -55,6 +56,7 @@ def run_quality(
     started = time.monotonic()
     settings = settings or load_settings()
     config = config or load_quality_config()
+    config, calibration = calibrated_config(config, configured_calibration(settings))
     url = database_url(settings)
     schema.upgrade(url, settings.state_schema)
     s = settings.state_schema
@@ -71,7 +73,7 @@ def run_quality(
                 f"run {run['run_id']!r} is {run['status']}, not committed; "
                 "quality is checked after commit"
             )
-        plan = Planner(conn, cur, settings, config, taxonomy, run, url).build()
+        plan = Planner(conn, cur, settings, config, taxonomy, run, url, calibration).build()
         latest = get_run(cur, s, None)["run_id"] == run["run_id"]
     run_id = run["run_id"]
     docs_dir = report_mod.report_dir(settings, run_id) / "data_docs" if docs else None

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from enrichment.quality import checks as qc
 from enrichment.quality import data as qd
 from enrichment.quality import sql
+from enrichment.quality.calibrated import NO_CALIBRATION_NOTE, calibration_golden
 from enrichment.quality.golden import resolve_golden
 from enrichment.quality.results import (
     SAMPLES,
@@ -80,9 +81,10 @@ class _Plan:
 class Planner:
     """Decides which checks apply to this run and gathers the report's numbers."""
 
-    def __init__(self, conn, cur, settings, config, taxonomy, run, url):
+    def __init__(self, conn, cur, settings, config, taxonomy, run, url, calibration=None):
         self.conn, self.cur, self.settings, self.cfg = conn, cur, settings, config
         self.taxonomy, self.run, self.url = taxonomy, run, url
+        self.calibration = calibration or {"id": None, "note": NO_CALIBRATION_NOTE}
         self.s = settings.state_schema
         self.assets: list[qc.AssetPlan] = []
         self.order: list = []
@@ -153,6 +155,8 @@ class Planner:
         self._add(qc.AssetPlan("orphans", query=sql.orphans_query(s, tables)), qc.orphan_checks())
         counts, notes = qd.store_counts(cur, self.settings, self.url, indexes, expected)
         self.report["store_counts"], self.report["notes"] = counts, notes
+        self.report["calibration"] = self.calibration
+        self.report["notes"] = [*notes, self.calibration["note"]]
         import pandas as pd
 
         frame = pd.DataFrame(counts, columns=["store", "backend", "expected", "actual"])
@@ -233,6 +237,9 @@ class Planner:
 
     def _accuracy(self) -> None:
         golden = resolve_golden(self.conn, self.settings, self.cfg.golden, self.taxonomy)
+        sample = calibration_golden(self.settings)
+        if golden is None and self.cfg.golden.lower() == "auto" and sample is not None:
+            golden = resolve_golden(self.conn, self.settings, str(sample), self.taxonomy)
         self.report["golden"] = golden
         if golden is None:
             spec = replace(

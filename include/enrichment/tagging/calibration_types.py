@@ -33,6 +33,7 @@ from enrichment.config import ConfigError
 FORMAT_VERSION = 1
 META_FILE = "calibration.json"
 ARRAYS_FILE = "arrays.npz"
+GOLDEN_FILE = "golden.csv"  # the labelled sample as sku,attribute,value (the quality gate's)
 Z_95 = 1.959964
 
 
@@ -140,6 +141,18 @@ def save_calibration(calibration: Calibration, directory: Path) -> Path:
     )
     np.savez(directory / ARRAYS_FILE, **calibration.arrays)
     return directory
+
+
+def save_golden(directory: Path, rows: list[tuple[str, str, str]]) -> Path:
+    """Write the labelled sample (taxonomy ids) beside the calibration."""
+    import csv
+
+    path = directory / GOLDEN_FILE
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["sku", "attribute", "value"])
+        writer.writerows(rows)
+    return path
 
 
 def _estimate(raw: dict | None) -> Estimate | None:

@@ -309,3 +309,58 @@ def test_cli_prints_every_check_as_json_and_exits_1_on_failure(state, capsys):
     check = next(c for c in out["checks"] if c["name"] == "coverage.any")
     assert (check["outcome"], check["observed"], check["threshold"]) == ("fail", 0.9, 0.98)
     assert check["observed_text"] == "90.00 % (9 of 10 SKUs)"
+
+
+def _calibration(tmp_path, golden_rows):
+    from enrichment.tagging.calibration_types import (
+        AttributeCalibration,
+        Calibration,
+        Estimate,
+        save_calibration,
+        save_golden,
+    )
+    from enrichment.tagging.taxonomy import Taxonomy
+
+    colour = AttributeCalibration(
+        "color", "fusion", 0.5, precision=Estimate.of(95, 100), coverage=Estimate.of(90, 100),
+        n=100,
+    )  # fmt: skip
+    cal = Calibration(Taxonomy.load().version, 0.92, None, {"color": colour})
+    save_calibration(cal, tmp_path / "cal")
+    save_golden(tmp_path / "cal", golden_rows)
+    return cal
+
+
+def test_without_calibration_the_report_says_so(state):
+    result = state.quality()
+    assert result.report_data["calibration"]["id"] is None
+    assert any("No calibration configured" in n for n in result.report_data["notes"])
+
+
+def test_calibration_sets_floors_and_a_drop_beyond_the_interval_fails(state, monkeypatch, tmp_path):
+    cal = _calibration(tmp_path, [("A", "color", "purple"), ("B", "color", "purple")])
+    monkeypatch.setenv("ENRICHMENT_CALIBRATION", str(tmp_path / "cal"))
+    result = state.quality()
+    checks = _by_name(result)
+    low = cal.attributes["color"].coverage.low
+    assert checks["coverage.color"].threshold == pytest.approx(low) and low < 0.9
+    assert checks["accuracy.color"].threshold == pytest.approx(
+        cal.attributes["color"].precision.low
+    )
+    assert result.report_data["calibration"]["id"] == cal.id
+    assert result.passed, result.failure_message()  # within the intervals
+    state.sql("DELETE FROM enrichment.tags WHERE sku IN ('A', 'B') AND attribute = 'color'")
+    result = state.quality()
+    assert "coverage.color" in _failed(result)  # 80 % < the interval's lower end
+    assert "coverage.color" in result.failure_message()
+
+
+def test_calibration_sample_is_the_golden_sample_without_a_ground_truth(
+    state, monkeypatch, tmp_path
+):
+    _calibration(tmp_path, [("A", "color", "purple"), ("B", "color", "blue")])
+    monkeypatch.setenv("ENRICHMENT_CALIBRATION", str(tmp_path / "cal"))
+    monkeypatch.setenv("ENRICHMENT_QUALITY_GOLDEN", "auto")
+    state.sql("DROP TABLE catalog.ground_truth")
+    check = _by_name(state.quality())["accuracy.color"]
+    assert check.outcome == "fail" and check.observed_text.startswith("50.00 % (1 of 2 tags)")
