@@ -47,6 +47,9 @@ def calibrated_config(
     changed: dict[str, dict] = {}
     for a, ac in calibration.attributes.items():
         entry: dict = {"kind": ac.kind, "too_small": ac.too_small}
+        if ac.too_small:  # no firm estimate: the configured thresholds stay
+            changed[a] = entry
+            continue
         if ac.coverage is not None and not _explicit("COVERAGE", a, environ):
             coverage[a] = entry["coverage_floor"] = ac.coverage.low
         if (
@@ -59,8 +62,8 @@ def calibrated_config(
         changed[a] = entry
     note = (
         f"Calibration {calibration.id}: coverage floors and precision thresholds of "
-        f"{', '.join(sorted(changed)) or 'no attribute'} are the lower ends of the 95 % "
-        "intervals measured on its labelled sample."
+        f"{', '.join(sorted(a for a, e in changed.items() if not e['too_small'])) or 'none'}"
+        " are the lower ends of the 95 % intervals measured on its labelled sample."
     )
     cfg = replace(config, coverage_attributes=coverage, precision_attributes=precision)
     return cfg, {"id": calibration.id, "note": note, "attributes": changed}

@@ -327,6 +327,10 @@ def calibrate_attribute(
         signal_worth=worth,
     )
     ac.notes = _notes(ac, cand, target)
+    if ac.too_small and ac.threshold is not None:
+        # an estimate from a handful of tags: keep the taxonomy's decision, say so
+        ac.kind = "taxonomy"
+        ac.notes.append("left to the taxonomy's fusion and threshold (not calibrated)")
     x, y = _isotonic(cand)
     arrays = {f"iso.{attr.id}.x": x, f"iso.{attr.id}.y": y}
     if info:

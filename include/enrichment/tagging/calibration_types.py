@@ -15,6 +15,8 @@ Kinds of attribute calibration:
 - ``fusion``: the taxonomy's fusion with each signal's weight set to its measured
   precision, and a learnt threshold (used where a head cannot be fitted: multi-valued
   attributes, too few labelled items per value).
+- ``taxonomy``: the sample was too small to measure the attribute (too few tags behind
+  the estimate); the taxonomy's own fusion and threshold decide, as uncalibrated.
 """
 
 from __future__ import annotations

@@ -271,7 +271,7 @@ class Tagger:
         order = ["category"] + [a for a in out.evidence if a != "category"]
         for attr_id in order:
             ac = cal.attributes.get(attr_id)
-            if ac is None or attr_id not in out.evidence:
+            if ac is None or ac.kind == "taxonomy" or attr_id not in out.evidence:
                 continue
             attr = self.taxonomy.attribute(attr_id)
             category = None if attr_id == "category" else out.category
