@@ -145,10 +145,12 @@ def report_text(cal, directory: Path | None = None) -> str:
     ]
     for a, ac in cal.attributes.items():
         t = "none (abstains)" if ac.threshold is None else f"{ac.threshold:.3f}"
+        how = f"{ac.kind}{' over ' + '+'.join(ac.features) if ac.features else ''}, threshold {t}"
+        if ac.kind == "taxonomy":
+            how = "not calibrated (the taxonomy's fusion and threshold decide)"
         lines += [
             "",
-            f"{a}: {ac.kind}{' over ' + '+'.join(ac.features) if ac.features else ''}, "
-            f"threshold {t}, {ac.n} labelled items",
+            f"{a}: {how}, {ac.n} labelled items",
             f"  expected precision {_est(ac.precision)}",
             f"  expected coverage  {_est(ac.coverage)}",
         ]

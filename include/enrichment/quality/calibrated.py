@@ -18,10 +18,10 @@ calibration the report says that the thresholds were not measured on this catalo
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 
+from enrichment.config.quality import quality_variables
 from enrichment.quality.thresholds import ENV_PREFIX, QualityConfig
 from enrichment.tagging.calibration_types import GOLDEN_FILE, Calibration, load_calibration
 
@@ -42,7 +42,7 @@ def calibrated_config(
     """``config`` with floors and thresholds from ``calibration``, and what was changed."""
     if calibration is None:
         return config, {"id": None, "note": NO_CALIBRATION_NOTE, "attributes": {}}
-    environ = dict(os.environ if environ is None else environ)
+    environ = quality_variables() if environ is None else dict(environ)
     coverage, precision = dict(config.coverage_attributes), dict(config.precision_attributes)
     changed: dict[str, dict] = {}
     for a, ac in calibration.attributes.items():

@@ -330,7 +330,7 @@ def calibrate_attribute(
     if ac.too_small and ac.threshold is not None:
         # an estimate from a handful of tags: keep the taxonomy's decision, say so
         ac.kind = "taxonomy"
-        ac.notes.append("left to the taxonomy's fusion and threshold (not calibrated)")
+        ac.features = []
     x, y = _isotonic(cand)
     arrays = {f"iso.{attr.id}.x": x, f"iso.{attr.id}.y": y}
     if info:
