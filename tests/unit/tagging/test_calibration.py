@@ -150,3 +150,20 @@ def test_altered_calibration_is_refused(tmp_path):
 def test_estimate_of():
     e = Estimate.of(46, 50)
     assert e.value == 0.92 and e.low < 0.92 < e.high
+
+
+def test_calibration_id_joins_the_tag_lineage(tmp_path):
+    from dataclasses import replace
+
+    from enrichment.bluegreen.es_indexes import configured_version
+    from enrichment.config import load_settings
+    from enrichment.tagging.engine import Tagger
+
+    taxonomy = Taxonomy.load()
+    cal = calibrate(taxonomy, _colour_items(60), ["color"], 0.92, None, {})
+    save_calibration(cal, tmp_path / "cal")
+    tagger = Tagger(taxonomy, calibration=load_calibration(tmp_path / "cal"))
+    assert tagger.taxonomy_version == f"{taxonomy.version}.cal-{cal.id}"
+    assert Tagger(taxonomy).taxonomy_version == taxonomy.version
+    settings = replace(load_settings(), calibration_path=tmp_path / "cal")
+    assert configured_version(settings) == tagger.taxonomy_version
