@@ -7,11 +7,12 @@ behind the read alias ``<prefix>``. Writes go to the index of the taxonomy versi
 tags were made with; ``python -m enrichment es-index switch`` moves the alias once a new
 version's index is complete (blue/green, see :mod:`enrichment.cli.es`).
 
-Every write is a bulk request (chunks of 500 documents or ~5 MB) keyed by SKU, so it is
-idempotent. Requests that fail with 429/5xx or a connection error are retried with
-exponential backoff; a bulk response with per-item failures resends only those items.
-Items still failing after the retries, and non-retryable item errors (400 mapping
-errors...), raise :class:`EsWriteError` naming the SKUs and the Elasticsearch error type.
+Every write is a bulk request (``streaming_bulk``: chunks of 500 documents or ~5 MB) keyed
+by SKU, so it is idempotent. The official client retries (docs/retries.md): connection
+errors and timeouts by the transport, 429/5xx by the bulk helper with exponential backoff,
+resending only the failed items. Items still failing after the retries, and non-retryable
+item errors (400 mapping errors...), raise :class:`EsWriteError` naming the SKUs and the
+Elasticsearch error type.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ from datetime import UTC, datetime
 from enrichment.config import ConfigError
 from enrichment.config.tags import ElasticsearchSettings
 from enrichment.tags.documents import ProductDoc, TagDocument
-from enrichment.tags.es_bulk import EsRequests, EsWriteError
+from enrichment.tags.es_bulk import (
+    BACKOFF_CAP_SECONDS,
+    REQUEST_RETRY_STATUS,
+    CountingNode,
+    EsRequests,
+    EsWriteError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -168,9 +175,12 @@ class ElasticsearchTagSink:
         self.prefix = config.prefix
         kw: dict = {
             "request_timeout": config.timeout_seconds,
-            "max_retries": 0,
-            "retry_on_status": (),
-            "retry_on_timeout": False,
+            "node_class": CountingNode,
+            "max_retries": config.max_retries,
+            "retry_on_status": REQUEST_RETRY_STATUS,
+            "retry_on_timeout": True,
+            "retry_backoff_base": config.backoff_seconds,
+            "retry_backoff_cap": BACKOFF_CAP_SECONDS,
         }
         if config.url.startswith("https:"):
             kw["verify_certs"] = config.verify_certs

@@ -115,7 +115,7 @@ def test_request_level_errors_retry_5xx_and_dropped_connections_not_other_4xx(es
     assert sink.update_metadata([ProductDoc("A", price=12.0)]) == 1
     assert sink.stats["retries"] == 2
     es.fail_next(status=503, times=5)
-    with pytest.raises(EsWriteError, match="after 2 retries: 503"):
+    with pytest.raises(EsWriteError, match="after 2 retries: A: 503"):
         sink.delete(["A"])
     es.clear_faults()
     es.fail_next(status=413, times=1, error_type="request_entity_too_large")
