@@ -1,24 +1,23 @@
-"""The Pinecone connection of the vector sink: settings, index resolution, retries, ids.
+"""The Pinecone connection of the vector sink: settings, index resolution, errors, ids.
 
 :class:`PineconeConnection` owns the official SDK client. It reads the
 ``ENRICHMENT_PINECONE_*`` settings (failing with a ConfigError that names the one to
 fix), resolves the Pinecone index of each vector kind and dimension (``*_HOST``
 directly, else ``*_INDEX`` through the control plane's describe-index; either may
-contain ``{dim}``), learns its dimension from describe-index-stats, and runs data-plane
-calls with retries.
+contain ``{dim}``), and learns its dimension from describe-index-stats.
 
-The SDK already retries each HTTP request (3 times, honouring Retry-After). On top of
-that :meth:`PineconeConnection.call` retries a whole call on 429, 408, 5xx, connection
-errors and timeouts with exponential backoff (Retry-After wins when the server sent
-one), so an outage longer than the SDK's own retries does not fail a shard at once.
+Retries are the SDK's alone (docs/retries.md): every HTTP request is retried on 408,
+429, 5xx and connection errors with jittered backoff, honouring Retry-After
+(``ENRICHMENT_PINECONE_RETRIES``/``_RETRY_BACKOFF`` configure the control plane; the
+REST data plane uses the SDK's fixed 3 retries). :meth:`PineconeConnection.call` only
+turns what is left into errors that name our settings; a shard that still fails is
+retried by the orchestrator, not here.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from enrichment.vectors.records import SinkError
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 30.0
+DATA_PLANE_ATTEMPTS = 4  # the SDK's REST data plane: 1 + its fixed 3 retries
 MAX_ID_LENGTH = 512
 _SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "%")
 
@@ -75,29 +75,13 @@ def pinecone_metadata(meta: dict, **extra: Any) -> dict:
     return out
 
 
-def retry_delay(attempt: int, backoff: float, retry_after: float | None) -> float:
-    """Seconds before retry ``attempt`` (0-based): Retry-After wins, else jittered 2^n."""
-    if retry_after is not None and retry_after >= 0:
-        return min(retry_after, MAX_BACKOFF)
-    return min(MAX_BACKOFF, backoff * 2**attempt) * random.uniform(0.5, 1.0)
-
-
-def classify(exc: BaseException) -> tuple[bool, float | None]:
-    """(retryable, Retry-After seconds) of an SDK error."""
+def transient(exc: BaseException) -> bool:
+    """Whether an SDK error is one its retries gave up on (timeouts, 408, 429, 5xx)."""
     from pinecone import ApiError, PineconeConnectionError, PineconeTimeoutError
 
     if isinstance(exc, PineconeConnectionError | PineconeTimeoutError):
-        return True, None
-    if isinstance(exc, ApiError) and (exc.status_code in (408, 429) or exc.status_code >= 500):
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is None:
-            raw = {k.lower(): v for k, v in (exc.headers or {}).items()}.get("retry-after")
-            try:
-                retry_after = float(raw) if raw is not None else None
-            except ValueError:
-                retry_after = None
-        return True, retry_after
-    return False, None
+        return True
+    return isinstance(exc, ApiError) and (exc.status_code in (408, 429) or exc.status_code >= 500)
 
 
 def ignore_missing(fn: Callable[[], Any]) -> Callable[[], Any]:
@@ -140,7 +124,7 @@ class PineconeConnection:
     """The SDK client, one :class:`Target` per vector kind, and retried calls."""
 
     def __init__(self) -> None:
-        from pinecone import Pinecone
+        from pinecone import Pinecone, RetryConfig
 
         config = PineconeSettings.from_env()
         if not config.api_key:
@@ -167,6 +151,9 @@ class PineconeConnection:
             host=config.controller_host,
             timeout=config.timeout,
             source_tag="catalog_enrichment",
+            retry_config=RetryConfig(
+                max_retries=self.retries, backoff_factor=self.backoff, max_wait=MAX_BACKOFF
+            ),
         )
         self._targets: dict[tuple, Target] = {}
         self._lock = threading.Lock()
@@ -218,41 +205,31 @@ class PineconeConnection:
         return Target(label, setting, index, int(stats.dimension))
 
     def call(self, what: str, fn: Callable[[], Any]) -> Any:
-        """``fn()`` retried on transient errors; SinkError once the retries are spent."""
+        """``fn()`` (the SDK retries each request); clear errors once its retries are spent."""
         from pinecone import ForbiddenError, UnauthorizedError
 
-        for attempt in range(self.retries + 1):
-            try:
-                return fn()
-            except (UnauthorizedError, ForbiddenError) as exc:
-                raise ConfigError(
-                    f"Pinecone refused ENRICHMENT_PINECONE_API_KEY during {what} ({exc})"
-                ) from exc
-            except Exception as exc:
-                retryable, retry_after = classify(exc)
-                if not retryable:
-                    raise
-                if attempt == self.retries:
-                    raise SinkError(
-                        f"Pinecone {what} failed after {attempt + 1} attempts ({exc}); pgvector "
-                        "is consistent: re-run once Pinecone answers (writes are idempotent), "
-                        "or check ENRICHMENT_PINECONE_HOST / ENRICHMENT_PINECONE_INDEX"
-                    ) from exc
-                delay = retry_delay(attempt, self.backoff, retry_after)
-                log.warning(
-                    "Pinecone %s: %s; retry %d/%d in %.2fs",
-                    what,
-                    exc,
-                    attempt + 1,
-                    self.retries,
-                    delay,
-                )
-                time.sleep(delay)
-        raise AssertionError("unreachable")
+        try:
+            return fn()
+        except (UnauthorizedError, ForbiddenError) as exc:
+            raise ConfigError(
+                f"Pinecone refused ENRICHMENT_PINECONE_API_KEY during {what} ({exc})"
+            ) from exc
+        except Exception as exc:
+            if transient(exc):
+                raise self.gave_up(what, exc) from exc
+            raise
 
-    def run(self, calls: list[tuple[str, Callable[[], Any]]]) -> None:
-        """Run the calls (each retried) on up to ``concurrency`` threads; raise the first
-        error once all have finished."""
+    @staticmethod
+    def gave_up(what: str, exc: BaseException | str) -> SinkError:
+        return SinkError(
+            f"Pinecone {what} failed after {DATA_PLANE_ATTEMPTS} attempts ({exc}); pgvector "
+            "is consistent: re-run once Pinecone answers (writes are idempotent), "
+            "or check ENRICHMENT_PINECONE_HOST / ENRICHMENT_PINECONE_INDEX"
+        )
+
+    def map(self, calls: list[tuple[str, Callable[[], Any]]]) -> None:
+        """Run single-item calls on up to ``concurrency`` threads; raise the first error
+        once all have finished. Only for calls the SDK cannot batch (per-id updates)."""
         if len(calls) <= 1 or self.concurrency == 1:
             for what, fn in calls:
                 self.call(what, fn)

@@ -15,10 +15,14 @@ Vector id = SKU (percent-encoded when it is not printable ASCII or contains ``%`
 metadata = category, brand, price, active, model_id, content_hash (None values dropped:
 Pinecone metadata holds strings, numbers, booleans and lists of strings).
 
-Upserts go in batches (``ENRICHMENT_PINECONE_BATCH_SIZE``), deletes by id per namespace,
-metadata refreshes as one set_metadata update per id (concurrently); an id or namespace
-that is already gone is not an error. Connection, retries and ids:
-:mod:`enrichment.vectors.pinecone_client`.
+Upserts use the SDK's batched, concurrent upsert (``batch_size`` =
+``ENRICHMENT_PINECONE_BATCH_SIZE``, ``max_concurrency`` = ``ENRICHMENT_PINECONE_CONCURRENCY``);
+a batch still failing after the SDK's retries fails the shard naming it. Deletes go by id
+per namespace in requests of at most 1000 ids (Pinecone's limit; the SDK does not split
+deletes). Metadata refreshes are one set_metadata update per id, run on a small thread
+pool because the SDK has no batched per-id update (its ``async_req`` does not cover
+``update``). An id or namespace that is already gone is not an error. Connection,
+errors and ids: :mod:`enrichment.vectors.pinecone_client`.
 """
 
 from __future__ import annotations
@@ -47,6 +51,10 @@ log = logging.getLogger(__name__)
 
 MARKER_NAMESPACE = "enrichment-active"
 DELETE_BATCH = 1000  # ids per delete request (Pinecone's limit)
+
+
+def _reraise(exc: Exception) -> None:
+    raise exc
 
 
 class PineconeVectorSink:
@@ -108,33 +116,42 @@ class PineconeVectorSink:
             )
             values = np.asarray(r.vector, dtype=np.float32).astype(float).tolist()
             vectors.append({"id": vid, "values": values, "metadata": meta})
+        if not vectors:
+            return 0
         ns = index.name
-        self.conn.run(
-            [
-                (
-                    f"upsert of {len(batch)} vectors into namespace {ns}",
-                    partial(target.index.upsert, vectors=batch, namespace=ns),
-                )
-                for batch in chunks(vectors, self.conn.batch_size)
-            ]
+        resp = self.conn.call(
+            f"upsert of {len(vectors)} vectors into namespace {ns}",
+            partial(
+                target.index.upsert,
+                vectors=vectors,
+                namespace=ns,
+                batch_size=self.conn.batch_size,
+                max_concurrency=self.conn.concurrency,
+                show_progress=False,
+            ),
         )
+        if resp.has_errors:
+            self._raise_batch_error(resp.errors[0], resp.failed_item_count, ns)
         return len(vectors)
+
+    def _raise_batch_error(self, error, failed: int, ns: str) -> None:
+        """The first failed batch of an upsert as the error :meth:`PineconeConnection.call`
+        would have raised for it (the SDK reports failed batches instead of raising)."""
+        what = f"upsert of {failed} vectors into namespace {ns}"
+        exc = error.error
+        if isinstance(exc, Exception):
+            self.conn.call(what, partial(_reraise, exc))
+        raise self.conn.gave_up(what, error.error_message)
 
     def delete(self, versions: list[VectorIndex], skus: list[str]) -> None:
         ids = [vector_id(s) for s in skus]
-        calls = []
         for version in filter(self.mirrors, versions):
             target = self._target(version)
             for batch in chunks(ids, DELETE_BATCH):
-                calls.append(
-                    (
-                        f"delete of {len(batch)} ids from namespace {version.name}",
-                        ignore_missing(
-                            partial(target.index.delete, ids=batch, namespace=version.name)
-                        ),
-                    )
+                self.conn.call(
+                    f"delete of {len(batch)} ids from namespace {version.name}",
+                    ignore_missing(partial(target.index.delete, ids=batch, namespace=version.name)),
                 )
-        self.conn.run(calls)
 
     def update_metadata(self, versions: list[VectorIndex], metadata: dict[str, dict]) -> None:
         """One set_metadata update per SKU and version; an id the namespace lacks is skipped."""
@@ -154,7 +171,7 @@ class PineconeVectorSink:
                         ignore_missing(update),
                     )
                 )
-        self.conn.run(calls)
+        self.conn.map(calls)
 
     def activate(self, index: VectorIndex, *, only_if_unset: bool = False) -> None:
         """Point the kind's marker at ``index``: in its Pinecone index, and in those of the

@@ -169,15 +169,20 @@ def test_runs_mirror_upserts_metadata_and_deletes_into_the_version_namespace(cat
     }
 
 
-def test_rate_limits_are_retried_until_the_run_succeeds(cat, server):
+def test_rate_limits_are_retried_by_the_sdk_alone_then_fail_the_shard(cat, server):
+    server.fail_next(429, times=4, path="/describe_index_stats")  # beyond the SDK's 3 retries
+    with pytest.raises(SinkError, match="describe_index_stats failed after 4 attempts"):
+        run(cat, "r1")  # no second retry loop on top: the orchestrator retries the shard
+    assert len(server.calls("/describe_index_stats", ok=False)) == 4
+
     server.fail_next(429, times=2, path="/vectors/upsert")
-    server.fail_next(429, times=5, path="/describe_index_stats")  # beyond the SDK's 3 retries
+    server.fail_next(429, times=3, path="/describe_index_stats")  # within the SDK's retries
     run(cat, "r1")
     assert cat.sql("SELECT status FROM enrichment.runs") == [("committed",)]
     index = store().active_index("text")
     assert len(server.vectors("products", index.name)) == 7
     assert len(server.calls("/vectors/upsert", ok=False)) == 2
-    assert len(server.calls("/describe_index_stats", ok=False)) == 5
+    assert len(server.calls("/describe_index_stats", ok=False)) == 7
 
 
 def test_persistent_server_errors_fail_the_shard_and_a_rerun_completes(cat, server):
@@ -188,7 +193,7 @@ def test_persistent_server_errors_fail_the_shard_and_a_rerun_completes(cat, serv
     cat.set_title("B", "Linen summer dress")
     cat.set_title("C", "Slim chino pants")
     server.fail_ids(["C"], status=503)  # every batch holding C fails; the others land
-    with pytest.raises(SinkError, match=r"upsert of \d vectors into namespace .* failed after 7"):
+    with pytest.raises(SinkError, match=r"upsert of \d vectors into namespace .* failed after 4"):
         run(cat, "r2")
     after = dict(cat.sql(f"SELECT sku, content_hash FROM enrichment.vec_{index.name}"))
     assert after == before  # pgvector untouched: the retry re-embeds and re-sends both

@@ -1,4 +1,4 @@
-"""Pinecone sink helpers: SKU <-> vector id, metadata values, retry decisions and delays."""
+"""Pinecone sink helpers: SKU <-> vector id, metadata values, which errors mean the SDK gave up."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ import pytest
 from pinecone import ApiError, NotFoundError, PineconeConnectionError, RateLimitError, ServiceError
 
 from enrichment.vectors.pinecone_client import (
-    classify,
     metadata_value,
     pinecone_metadata,
-    retry_delay,
     sku_of,
+    transient,
     vector_id,
 )
 
@@ -50,20 +49,11 @@ def test_metadata_keeps_pinecone_types_and_drops_nulls():
     }
 
 
-def test_retry_after_wins_and_backoff_grows_within_its_cap():
-    assert retry_delay(0, 1.0, 2.5) == 2.5
-    assert retry_delay(5, 1.0, 0.0) == 0.0
-    assert retry_delay(9, 1.0, 3600) == 30.0
-    assert 0.5 <= retry_delay(0, 1.0, None) <= 1.0
-    assert 4.0 <= retry_delay(3, 1.0, None) <= 8.0
-    assert retry_delay(20, 1.0, None) <= 30.0
-
-
-def test_only_transient_errors_are_retried():
-    assert classify(RateLimitError("slow down", 429, retry_after=1.5)) == (True, 1.5)
-    assert classify(ServiceError("down", 503, headers={"Retry-After": "2"})) == (True, 2.0)
-    assert classify(ApiError("timeout", 408)) == (True, None)
-    assert classify(PineconeConnectionError("refused")) == (True, None)
-    assert classify(ApiError("bad metadata", 400)) == (False, None)
-    assert classify(NotFoundError("gone", 404)) == (False, None)
-    assert classify(ValueError("ours")) == (False, None)
+def test_only_transient_errors_count_as_the_sdk_giving_up():
+    assert transient(RateLimitError("slow down", 429, retry_after=1.5))
+    assert transient(ServiceError("down", 503, headers={"Retry-After": "2"}))
+    assert transient(ApiError("timeout", 408))
+    assert transient(PineconeConnectionError("refused"))
+    assert not transient(ApiError("bad metadata", 400))
+    assert not transient(NotFoundError("gone", 404))
+    assert not transient(ValueError("ours"))
