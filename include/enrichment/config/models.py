@@ -80,22 +80,15 @@ class OpenAISettings:
     max_retries: int = setting(
         "ENRICHMENT_OPENAI_MAX_RETRIES",
         "int",
-        6,
-        "retries of a request on 429, 5xx and network errors",
-        low=0,
-    )
-    backoff_seconds: float = setting(
-        "ENRICHMENT_OPENAI_BACKOFF_SECONDS",
-        "number",
-        1.0,
-        "first retry delay, doubled each time, capped at 60 s",
+        3,
+        "retries of a request (by the openai SDK) on 408/409/429, 5xx and network errors",
         low=0,
     )
     timeout_seconds: float = setting(
         "ENRICHMENT_OPENAI_TIMEOUT_SECONDS",
         "number",
         60.0,
-        "timeout of one request, seconds",
+        "timeout of one request attempt, seconds",
         above=0,
     )
     price_per_mtok: float | None = setting(

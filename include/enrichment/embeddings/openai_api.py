@@ -4,17 +4,18 @@ Selected with ``ENRICHMENT_TEXT_MODEL=openai:<model>``; its settings are
 :class:`enrichment.config.models.OpenAISettings` (``ENRICHMENT_OPENAI_*``, listed in
 docs/configuration.md).
 
-A ``Retry-After`` header is honoured. Requests carry unique texts only; rows come back
-in input order whatever order the server answers in, and are L2-normalised. ``usage``
-counts requests, retries, tokens (as reported by the server) and the estimated cost.
+Requests go through the official ``openai`` SDK (``OpenAI(base_url=...)``), which does the
+retries: exponential backoff from 0.5 s capped at 8 s, jittered, ``Retry-After``/
+``retry-after-ms`` honoured (policy: docs/retries.md). Requests carry unique texts only;
+rows come back in input order whatever order the server answers in, and are
+L2-normalised. ``usage`` counts requests, retries (the SDK's ``retries_taken``), tokens
+(as reported by the server) and the estimated cost.
 Text is truncated with :func:`enrichment.embeddings.embedders.approx_tokens` (no local tokenizer).
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -51,7 +52,7 @@ class EmbeddingAPIError(RuntimeError):
 
 
 class OpenAIEmbedder:
-    """Batched, retrying client of an OpenAI-compatible embeddings endpoint."""
+    """Batched client of an OpenAI-compatible embeddings endpoint (the ``openai`` SDK)."""
 
     kind = "text"
 
@@ -63,14 +64,12 @@ class OpenAIEmbedder:
         api_key: str | None = None,
         dimensions: int | None = None,
         batch_size: int = 256,
-        max_retries: int = 6,
-        backoff_seconds: float = 1.0,
+        max_retries: int = 3,
         timeout_seconds: float = 60.0,
         price_per_mtok: float | None = None,
         max_tokens: int = 512,
-        sleep: Callable[[float], None] = time.sleep,
     ):
-        import requests
+        from openai import OpenAI
 
         if not model:
             raise ConfigError("ENRICHMENT_TEXT_MODEL=openai:<model> needs a model name")
@@ -84,8 +83,6 @@ class OpenAIEmbedder:
         self.dimensions = dimensions
         self.batch_size = max(1, batch_size)
         self.max_retries = max_retries
-        self.backoff = backoff_seconds
-        self.timeout = timeout_seconds
         self.price = (
             LIST_PRICE_PER_MTOK.get(model, 0.0) if price_per_mtok is None else price_per_mtok
         )
@@ -93,10 +90,14 @@ class OpenAIEmbedder:
         self.prep_version = f"{PREP_VERSION}.a{max_tokens}"
         self.model_id = f"openai:{model}" + (f"@{dimensions}" if dimensions else "")
         self.usage: Counter = Counter()
-        self._sleep = sleep
-        self._session = requests.Session()
-        if api_key:
-            self._session.headers["Authorization"] = f"Bearer {api_key}"
+        # a gateway without authentication still gets a (meaningless) bearer token: the
+        # SDK insists on one
+        self._client = OpenAI(
+            base_url=base_url.rstrip("/"),
+            api_key=api_key or "unused",
+            max_retries=max_retries,
+            timeout=timeout_seconds,
+        )
         self._dim = dimensions or KNOWN_DIMS.get(model)
 
     @classmethod
@@ -110,7 +111,6 @@ class OpenAIEmbedder:
             dimensions=api.dimensions,
             batch_size=api.batch_size,
             max_retries=api.max_retries,
-            backoff_seconds=api.backoff_seconds,
             timeout_seconds=api.timeout_seconds,
             price_per_mtok=api.price_per_mtok,
             max_tokens=max_tokens_setting() or 512,
@@ -150,67 +150,61 @@ class OpenAIEmbedder:
             return np.zeros((0, self._dim or 0), dtype=np.float32)
         return np.stack([rows[t] for t in texts])
 
-    # -- one request, with retries ------------------------------------------------------
+    # -- one request (the SDK retries it) -----------------------------------------------
     def _request(self, texts: list[str]) -> np.ndarray:
-        import requests
+        import openai
 
-        body: dict = {
-            "model": self.model,
-            "encoding_format": "float",
-            # the API rejects empty strings; a space embeds "no text"
-            "input": [t if t.strip() else " " for t in texts],
-        }
-        if self.dimensions:
-            body["dimensions"] = self.dimensions
-        for attempt in range(self.max_retries + 1):
-            self.usage["requests"] += 1
-            try:
-                resp = self._session.post(self.url, json=body, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                problem, wait = f"{type(exc).__name__}: {exc}", None
-            else:
-                if resp.status_code == 200:
-                    return self._parse(resp, len(texts))
-                problem = f"HTTP {resp.status_code}: {resp.text[:300]}"
-                if resp.status_code in (401, 403):
-                    raise ConfigError(
-                        f"embeddings API at {self.url} refused the credentials "
-                        f"({problem}); check ENRICHMENT_OPENAI_API_KEY"
-                    )
-                if resp.status_code == 404:
-                    raise ConfigError(
-                        f"embeddings API at {self.url}: {problem}; check "
-                        "ENRICHMENT_OPENAI_BASE_URL and ENRICHMENT_TEXT_MODEL"
-                    )
-                if resp.status_code < 500 and resp.status_code not in RETRY_STATUS:
-                    raise EmbeddingAPIError(f"embeddings API rejected the request: {problem}")
-                wait = _retry_after(resp.headers.get("Retry-After"))
-                self.usage[f"status_{resp.status_code}"] += 1
-            if attempt == self.max_retries:
-                raise EmbeddingAPIError(
-                    f"embeddings API still failing after {self.max_retries} retries: {problem}"
-                )
-            delay = wait if wait is not None else min(60.0, self.backoff * 2**attempt)
-            delay *= 1 + random.random() * 0.1  # jitter: shards must not retry in lockstep
-            self.usage["retries"] += 1
-            log.warning(
-                "embeddings API: %s; retry %d/%d in %.1fs",
-                problem,
-                attempt + 1,
-                self.max_retries,
-                delay,
-            )
-            self._sleep(delay)
-        raise AssertionError("unreachable")
-
-    def _parse(self, resp, n: int) -> np.ndarray:
+        extra = {"dimensions": self.dimensions} if self.dimensions else {}
         try:
-            payload = resp.json()
-            data = sorted(payload["data"], key=lambda d: d["index"])
-            matrix = np.asarray([d["embedding"] for d in data], dtype=np.float32)
-        except (ValueError, KeyError, TypeError) as exc:
+            raw = self._client.embeddings.with_raw_response.create(
+                model=self.model,
+                encoding_format="float",
+                # the API rejects empty strings; a space embeds "no text"
+                input=[t if t.strip() else " " for t in texts],
+                **extra,
+            )
+        except openai.APIStatusError as exc:
+            raise self._refused(exc) from exc
+        except openai.APIConnectionError as exc:  # includes timeouts
+            self.usage["requests"] += self.max_retries + 1
+            self.usage["retries"] += self.max_retries
             raise EmbeddingAPIError(
-                f"embeddings API answered with an unexpected body: {resp.text[:200]}"
+                f"embeddings API at {self.url} still failing after {self.max_retries} "
+                f"retries: {type(exc).__name__}: {exc}"
+            ) from exc
+        self.usage["requests"] += raw.retries_taken + 1
+        self.usage["retries"] += raw.retries_taken
+        return self._parse(raw, len(texts))
+
+    def _refused(self, exc) -> Exception:
+        problem = f"HTTP {exc.status_code}: {str(exc.message)[:300]}"
+        self.usage[f"status_{exc.status_code}"] += 1
+        if exc.status_code in (401, 403):
+            return ConfigError(
+                f"embeddings API at {self.url} refused the credentials "
+                f"({problem}); check ENRICHMENT_OPENAI_API_KEY"
+            )
+        if exc.status_code == 404:
+            return ConfigError(
+                f"embeddings API at {self.url}: {problem}; check "
+                "ENRICHMENT_OPENAI_BASE_URL and ENRICHMENT_TEXT_MODEL"
+            )
+        if exc.status_code < 500 and exc.status_code not in RETRY_STATUS:
+            return EmbeddingAPIError(f"embeddings API rejected the request: {problem}")
+        self.usage["requests"] += self.max_retries + 1
+        self.usage["retries"] += self.max_retries
+        return EmbeddingAPIError(
+            f"embeddings API still failing after {self.max_retries} retries: {problem}"
+        )
+
+    def _parse(self, raw, n: int) -> np.ndarray:
+        try:
+            payload = raw.parse()
+            data = sorted(payload.data, key=lambda d: d.index)
+            matrix = np.asarray([d.embedding for d in data], dtype=np.float32)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise EmbeddingAPIError(
+                f"embeddings API answered with an unexpected body: {raw.text[:200]}"
             ) from exc
         if matrix.ndim != 2 or matrix.shape[0] != n or not np.isfinite(matrix).all():
             raise EmbeddingAPIError(f"embeddings API returned {matrix.shape} for {n} inputs")
@@ -219,16 +213,8 @@ class OpenAIEmbedder:
                 f"embeddings API returned {matrix.shape[1]}-d vectors, "
                 f"expected {self._dim} (ENRICHMENT_OPENAI_DIMENSIONS?)"
             )
-        usage = payload.get("usage") or {}
-        self.usage["tokens"] += int(usage.get("total_tokens") or usage.get("prompt_tokens") or 0)
+        usage = payload.usage
+        self.usage["tokens"] += int((usage and (usage.total_tokens or usage.prompt_tokens)) or 0)
         self.usage["inputs"] += n
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         return matrix / np.maximum(norms, 1e-12)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds form), capped at 60."""
-    try:
-        return min(60.0, max(0.0, float(value))) if value else None
-    except ValueError:
-        return None
