@@ -54,6 +54,11 @@ class ImagePolicy:
     trusted_hosts: Mapping[str, str] | None = None  # operator-pinned name -> address
     ca_bundle: Path | None = None
     confine_to_base_dir: bool = False
+    # HTTP: retries of transient failures (connect timeouts, connection errors, 429, 5xx)
+    # within timeout_seconds, and keep-alive connections per worker thread
+    http_retries: int = 2
+    retry_backoff_seconds: float = 0.25
+    reuse_connections: bool = True
 
 
 def policy_from_settings(settings: Settings, base_dir: Path | None = None) -> ImagePolicy:

@@ -16,6 +16,14 @@ treated as a server-side request forgery risk:
   check and connect is impossible; proxies from the environment are ignored;
 * redirects are followed by hand and every hop is checked again.
 
+Each worker thread keeps one ``requests`` session and a small cache of pinned adapters
+keyed by the vetted addresses, so consecutive images from one CDN reuse a keep-alive
+connection; a connection is only reused for a host whose fresh check yielded the same
+addresses. Transient failures (connect timeouts, connection errors, 429, 500/502/503/504)
+are retried ``policy.http_retries`` times with jittered exponential backoff (Retry-After
+honoured up to 5 s) while the fetch's overall ``timeout_seconds`` lasts; only then is the
+image quarantined (policy: docs/retries.md).
+
 Link-local, multicast, unspecified and reserved addresses stay refused even with
 ``allow_private_addresses``; only ``trusted_hosts`` (configured by the operator, not
 read from data) can point a name at such an address.
@@ -25,10 +33,12 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import random
 import re
 import socket
 import threading
 import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
@@ -49,6 +59,9 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _CHUNK = 64 * 1024
 _REDIRECT_CODES = (301, 302, 303, 307, 308)
+_TRANSIENT_STATUS = (429, 500, 502, 503, 504)
+_MAX_RETRY_WAIT = 5.0
+_ADAPTERS_PER_THREAD = 16
 _FORBIDDEN_NAMES = ("localhost", "metadata", "instance-data")
 _FORBIDDEN_SUFFIXES = (".localhost", ".internal", ".local", ".localdomain", ".home.arpa")
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
@@ -237,9 +250,61 @@ class _PinnedAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": http_pool, "https": https_pool}
 
 
+class _Transient(ImageRejected):
+    """A failure worth another attempt (same reason and detail as a plain rejection)."""
+
+    def __init__(self, reason: str, detail: str, retry_after: float | None = None) -> None:
+        super().__init__(reason, detail)
+        self.retry_after = retry_after
+
+
+_local = threading.local()
+
+
+def _session(addresses: tuple[str, ...], policy: ImagePolicy) -> requests.Session:
+    """This thread's session with the pinned adapter of ``addresses`` mounted.
+
+    Adapters (and their keep-alive connections) are cached per thread by the vetted
+    addresses; without ``reuse_connections`` every request gets a fresh session."""
+    if not policy.reuse_connections:
+        session = requests.Session()
+        session.trust_env = False
+        adapter = _PinnedAdapter(addresses)
+    else:
+        if not hasattr(_local, "session"):
+            _local.session = requests.Session()
+            _local.session.trust_env = False  # no proxies or .netrc credentials from env
+            _local.adapters = OrderedDict()
+        session, adapters = _local.session, _local.adapters
+        adapter = adapters.pop(addresses, None) or _PinnedAdapter(addresses)
+        adapters[addresses] = adapter
+        while len(adapters) > _ADAPTERS_PER_THREAD:
+            adapters.popitem(last=False)[1].close()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 def fetch_http(url: str, policy: ImagePolicy) -> bytes:
-    """Download ``url`` under ``policy``; raises ImageRejected for every failure."""
+    """Download ``url`` under ``policy``; raises ImageRejected for every failure.
+
+    Transient failures are retried (module docstring) within the overall deadline."""
     deadline = time.monotonic() + policy.timeout_seconds
+    for attempt in range(policy.http_retries + 1):
+        try:
+            return _fetch_once(url, policy, deadline)
+        except _Transient as exc:
+            wait = exc.retry_after
+            if wait is None or wait > _MAX_RETRY_WAIT:
+                wait = policy.retry_backoff_seconds * 2**attempt * random.uniform(0.5, 1.0)
+            if attempt == policy.http_retries or time.monotonic() + wait >= deadline:
+                raise ImageRejected(exc.reason, exc.detail) from exc
+            time.sleep(wait)
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+def _fetch_once(url: str, policy: ImagePolicy, deadline: float) -> bytes:
+    """One attempt: follow redirects (each hop vetted again) and read the body."""
     headers = {
         "User-Agent": "enrichment-image-intake/0.1",
         "Accept": "image/jpeg,image/png,image/webp,image/gif",
@@ -251,38 +316,53 @@ def fetch_http(url: str, policy: ImagePolicy) -> bytes:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise ImageRejected("timeout", f"no time left before requesting {normalised}")
-        with requests.Session() as session:
-            session.trust_env = False  # no proxies or .netrc credentials from the environment
-            adapter = _PinnedAdapter(addresses)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            try:
-                response = session.get(
-                    normalised,
-                    headers=headers,
-                    stream=True,
-                    allow_redirects=False,
-                    timeout=(remaining, remaining),
-                    verify=str(policy.ca_bundle) if policy.ca_bundle else True,
+        session = _session(addresses, policy)
+        connect = min(remaining, policy.timeout_seconds / (policy.http_retries + 1))
+        try:
+            response = session.get(
+                normalised,
+                headers=headers,
+                stream=True,
+                allow_redirects=False,
+                timeout=(connect, remaining),
+                verify=str(policy.ca_bundle) if policy.ca_bundle else True,
+            )
+        except requests.ConnectTimeout as exc:
+            raise _Transient("timeout", f"{host}: {exc}") from exc
+        except requests.Timeout as exc:
+            raise ImageRejected("timeout", f"{host}: {exc}") from exc
+        except requests.ConnectionError as exc:
+            raise _Transient("connection_error", f"{host}: {exc}") from exc
+        except requests.RequestException as exc:
+            raise ImageRejected("connection_error", f"{host}: {exc}") from exc
+        with response:
+            status = response.status_code
+            if status in _REDIRECT_CODES and "Location" in response.headers:
+                if hop >= policy.max_redirects:
+                    raise ImageRejected(
+                        "too_many_redirects", f"more than {policy.max_redirects} redirects"
+                    )
+                current = urljoin(normalised, response.headers["Location"])
+                continue
+            if status in (404, 410):
+                raise ImageRejected("not_found", f"HTTP {status} from {host}")
+            if status in _TRANSIENT_STATUS:
+                raise _Transient(
+                    "http_error",
+                    f"HTTP {status} from {host}",
+                    _retry_after(response.headers.get("Retry-After")),
                 )
-            except requests.Timeout as exc:
-                raise ImageRejected("timeout", f"{host}: {exc}") from exc
-            except requests.RequestException as exc:
-                raise ImageRejected("connection_error", f"{host}: {exc}") from exc
-            with response:
-                if response.status_code in _REDIRECT_CODES and "Location" in response.headers:
-                    if hop >= policy.max_redirects:
-                        raise ImageRejected(
-                            "too_many_redirects", f"more than {policy.max_redirects} redirects"
-                        )
-                    current = urljoin(normalised, response.headers["Location"])
-                    continue
-                if response.status_code in (404, 410):
-                    raise ImageRejected("not_found", f"HTTP {response.status_code} from {host}")
-                if not 200 <= response.status_code < 300 or response.status_code == 206:
-                    raise ImageRejected("http_error", f"HTTP {response.status_code} from {host}")
-                return _read_body(response, policy, deadline, host)
+            if not 200 <= status < 300 or status == 206:
+                raise ImageRejected("http_error", f"HTTP {status} from {host}")
+            return _read_body(response, policy, deadline, host)
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
 
 
 def _read_body(
@@ -300,6 +380,7 @@ def _read_body(
                 )
             chunk = response.raw.read1(_CHUNK, decode_content=True)
             if not chunk:
+                response.raw.release_conn()  # body complete: the connection can be reused
                 return bytes(buffer)
             buffer += chunk
             if len(buffer) > policy.max_bytes:
@@ -309,7 +390,7 @@ def _read_body(
     except (TimeoutError, Urllib3TimeoutError, requests.Timeout) as exc:
         raise ImageRejected("timeout", f"reading from {host}: {exc}") from exc
     except Exception as exc:  # urllib3/http.client errors while streaming a body
-        raise ImageRejected("connection_error", f"reading from {host}: {exc}") from exc
+        raise _Transient("connection_error", f"reading from {host}: {exc}") from exc
 
 
 _client_lock = threading.Lock()

@@ -312,6 +312,59 @@ def test_connection_refused_is_a_connection_error() -> None:
     assert refused(state.url("/x.jpg"), LOCAL).reason == "connection_error"
 
 
+# --- keep-alive and retries of transient failures ----------------------------------------------
+
+
+def flaky(statuses: list[int], body: bytes, **headers: str) -> Route:
+    """Answer with ``statuses`` in turn, then 200 with ``body``."""
+    queue = list(statuses)
+    return lambda h: send(h, queue.pop(0), b"busy", **headers) if queue else send(h, 200, body)
+
+
+def test_transient_statuses_are_retried_then_the_image_loads(server: Server) -> None:
+    server.routes["/busy.jpg"] = flaky([503, 429], jpeg(), Retry_After="0")
+    policy = ImagePolicy(allow_private_addresses=True, retry_backoff_seconds=0.001)
+    assert fetch_image(server.url("/busy.jpg"), policy).width == 32
+    assert [path for path, _ in server.requests] == ["/busy.jpg"] * 3
+
+
+def test_retries_are_bounded_and_other_errors_are_not_retried(server: Server) -> None:
+    server.routes["/down.jpg"] = flaky([502] * 10, jpeg())
+    server.routes["/bad.jpg"] = lambda h: send(h, 400, b"no")
+    policy = ImagePolicy(allow_private_addresses=True, retry_backoff_seconds=0.001)
+    error = refused(server.url("/down.jpg"), policy)
+    assert (error.reason, error.detail) == ("http_error", "HTTP 502 from 127.0.0.1")
+    assert len(server.requests) == 3  # 1 + policy.http_retries
+    server.requests.clear()
+    assert refused(server.url("/bad.jpg"), policy).reason == "http_error"
+    assert refused(server.url("/missing.jpg"), policy).reason == "not_found"
+    assert len(server.requests) == 2
+
+
+def test_one_worker_reuses_its_connection_and_can_be_told_not_to(
+    server: Server, connects: list
+) -> None:
+    server.routes["/a.jpg"] = lambda h: send(h, 200, jpeg())
+    server.routes["/b.jpg"] = lambda h: send(h, 200, jpeg())
+    for path in ("/a.jpg", "/b.jpg", "/a.jpg"):
+        fetch_image(server.url(path), LOCAL)
+    assert connects == [("127.0.0.1", server.port)]  # one keep-alive connection
+    fresh = ImagePolicy(allow_private_addresses=True, reuse_connections=False)
+    for path in ("/a.jpg", "/b.jpg"):
+        fetch_image(server.url(path), fresh)
+    assert len(connects) == 3
+
+
+def test_a_kept_connection_never_outlives_the_address_check(server: Server, connects: list) -> None:
+    server.routes["/a.jpg"] = lambda h: send(h, 200, jpeg())
+    answers = iter(["127.0.0.1", "169.254.169.254"])  # the name moves to the metadata address
+    policy = ImagePolicy(allow_private_addresses=True, resolver=lambda host: [next(answers)])
+    assert fetch_image(server.url("/a.jpg", host="cdn.example.org"), policy).width == 32
+    error = refused(server.url("/a.jpg", host="cdn.example.org"), policy)
+    assert error.reason == "forbidden_address"
+    assert connects == [("127.0.0.1", server.port)] and len(server.requests) == 1
+
+
 # --- HTTPS through the pinned connection -------------------------------------------------------
 
 
