@@ -10,6 +10,7 @@ recorded, so re-rendering an old run shows that run's numbers.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -36,13 +37,22 @@ def _trend_rows(cur, s: str, run_id: str, limit: int) -> list[dict]:
     ]
 
 
+@functools.cache
+def _templates():
+    """The report's Jinja2 templates (``templates/*.html.j2`` and ``style.css`` in the
+    package): self-contained HTML, inline CSS and SVG, no script, no external request."""
+    from jinja2 import Environment, PackageLoader
+
+    return Environment(
+        loader=PackageLoader("enrichment.quality.report", "templates"), autoescape=True
+    )
+
+
 def render(template: str, view: dict) -> str:
-    from jinja2 import Environment
-
-    from enrichment.quality.report.templates import STYLE
-
-    env = Environment(autoescape=True)
-    return env.from_string(template).render(style=STYLE, **view)
+    """Render ``templates/<template>`` with ``view`` and the shared stylesheet."""
+    env = _templates()
+    style = env.loader.get_source(env, "style.css")[0]
+    return env.get_template(template).render(style=style, **view)
 
 
 def write_report(result, *, settings: Settings | None = None) -> Path:
@@ -83,8 +93,6 @@ def _write(
     checked_at: str,
     data_docs: str | None,
 ) -> Path:
-    from enrichment.quality.report.templates import REPORT
-
     folder = report_dir(settings, run_id)
     folder.mkdir(parents=True, exist_ok=True)
     docs = (
@@ -102,7 +110,7 @@ def _write(
         data_docs=docs,
     )
     path = folder / "index.html"
-    path.write_text(render(REPORT, view), encoding="utf-8")
+    path.write_text(render("report.html.j2", view), encoding="utf-8")
     (folder / "report.json").write_text(
         json.dumps(
             {
@@ -167,16 +175,16 @@ def index_rows(settings: Settings | None = None) -> list[dict]:
 
 def write_index(settings: Settings | None = None) -> Path:
     """(Re)write ``<reports>/index.html`` and ``<reports>/latest/index.html``."""
-    from enrichment.quality.report.templates import INDEX, LATEST
-
     root = reports_root(settings)
     root.mkdir(parents=True, exist_ok=True)
     runs = index_rows(settings)
-    (root / "index.html").write_text(render(INDEX, {"runs": runs}), encoding="utf-8")
+    (root / "index.html").write_text(render("index.html.j2", {"runs": runs}), encoding="utf-8")
     if runs:
         (root / "latest").mkdir(exist_ok=True)
         (root / "latest" / "index.html").write_text(
-            render(LATEST, {"href": "../" + runs[0]["href"], "run_id": runs[0]["run_id"]}),
+            render(
+                "latest.html.j2", {"href": "../" + runs[0]["href"], "run_id": runs[0]["run_id"]}
+            ),
             encoding="utf-8",
         )
     return root / "index.html"
