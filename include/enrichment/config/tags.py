@@ -57,7 +57,11 @@ class ElasticsearchSettings:
         "ENRICHMENT_ES_TIMEOUT_SECONDS", "number", 30.0, "timeout of one request", above=0
     )
     max_retries: int = setting(
-        "ENRICHMENT_ES_MAX_RETRIES", "int", 5, "retries of a failed bulk request", low=0
+        "ENRICHMENT_ES_MAX_RETRIES",
+        "int",
+        3,
+        "retries of a request or bulk item on 429/5xx and connection errors",
+        low=0,
     )
     backoff_seconds: float = setting(
         "ENRICHMENT_ES_RETRY_BACKOFF_SECONDS",

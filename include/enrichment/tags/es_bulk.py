@@ -107,7 +107,7 @@ class EsRequests:
         client: Any,
         url: str,
         *,
-        max_retries: int = 5,
+        max_retries: int = 3,
         backoff_seconds: float = 0.5,
         bulk_docs: int = 500,
         bulk_bytes: int = 5 * 1024 * 1024,

@@ -78,7 +78,7 @@ class EsConfig:
     verify_certs: bool = True
     ca_certs: str | None = None
     timeout_seconds: float = 30.0
-    max_retries: int = 5
+    max_retries: int = 3
     backoff_seconds: float = 0.5
 
     @classmethod
