@@ -131,13 +131,15 @@ class PineconeVectorSink:
             ),
         )
         if resp.has_errors:
-            self._raise_batch_error(resp.errors[0], resp.failed_item_count, ns)
+            self._raise_batch_error(resp.errors[0], resp.failed_items, ns)
         return len(vectors)
 
-    def _raise_batch_error(self, error, failed: int, ns: str) -> None:
+    def _raise_batch_error(self, error, failed: list, ns: str) -> None:
         """The first failed batch of an upsert as the error :meth:`PineconeConnection.call`
         would have raised for it (the SDK reports failed batches instead of raising)."""
-        what = f"upsert of {failed} vectors into namespace {ns}"
+        skus = [sku_of(v["id"]) for v in failed]
+        named = ", ".join(skus[:10]) + (f" and {len(skus) - 10} more" if len(skus) > 10 else "")
+        what = f"upsert of {len(skus)} vectors into namespace {ns} (SKUs {named})"
         exc = error.error
         if isinstance(exc, Exception):
             self.conn.call(what, partial(_reraise, exc))

@@ -193,7 +193,10 @@ def test_persistent_server_errors_fail_the_shard_and_a_rerun_completes(cat, serv
     cat.set_title("B", "Linen summer dress")
     cat.set_title("C", "Slim chino pants")
     server.fail_ids(["C"], status=503)  # every batch holding C fails; the others land
-    with pytest.raises(SinkError, match=r"upsert of \d vectors into namespace .* failed after 4"):
+    with pytest.raises(
+        SinkError,
+        match=r"upsert of \d vectors into namespace \S+ \(SKUs [^)]*\bC\b[^)]*\) failed after 4",
+    ):
         run(cat, "r2")
     after = dict(cat.sql(f"SELECT sku, content_hash FROM enrichment.vec_{index.name}"))
     assert after == before  # pgvector untouched: the retry re-embeds and re-sends both
