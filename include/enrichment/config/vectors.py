@@ -82,13 +82,17 @@ class PineconeSettings:
         "ENRICHMENT_PINECONE_BATCH_SIZE", "int", 100, "vectors per upsert request", low=1
     )
     retries: int = setting(
-        "ENRICHMENT_PINECONE_RETRIES", "int", 3, "retries of a failed Pinecone call", low=0
+        "ENRICHMENT_PINECONE_RETRIES",
+        "int",
+        3,
+        "retries of a control-plane request (the SDK's data plane always retries 3 times)",
+        low=0,
     )
     retry_backoff: float = setting(
         "ENRICHMENT_PINECONE_RETRY_BACKOFF",
         "number",
         1.0,
-        "first wait between retries, seconds (doubles each time)",
+        "least wait between control-plane retries, seconds (jittered, growing)",
         above=0,
     )
     concurrency: int = setting(

@@ -80,7 +80,7 @@ def test_unknown_vector_kinds_and_image_vectors_without_clip_fail(monkeypatch):
         (PineconeSettings.from_env, "ENRICHMENT_PINECONE_BATCH_SIZE", "0"),
         (OpenAISettings.from_env, "ENRICHMENT_OPENAI_TIMEOUT_SECONDS", "0"),
         (OpenAISettings.from_env, "ENRICHMENT_OPENAI_BATCH_SIZE", "0"),
-        (OpenAISettings.from_env, "ENRICHMENT_OPENAI_BACKOFF_SECONDS", "-1"),
+        (OpenAISettings.from_env, "ENRICHMENT_OPENAI_MAX_RETRIES", "-1"),
         (VectorSettings.from_env, "ENRICHMENT_HNSW_EF_SEARCH", "5000"),
         (VectorSettings.from_env, "ENRICHMENT_HNSW_M", "1"),
         (ModelSettings.from_env, "ENRICHMENT_TEXT_MAX_TOKENS", "4"),
