@@ -54,6 +54,13 @@ class ImageSettings:
     max_redirects: int = setting(
         "ENRICHMENT_IMAGE_MAX_REDIRECTS", "int", 3, "HTTP redirects followed per image", low=0
     )
+    http_retries: int = setting(
+        "ENRICHMENT_IMAGE_HTTP_RETRIES",
+        "int",
+        2,
+        "retries of a connect timeout, connection error, 429 or 5xx within the fetch's timeout",
+        low=0,
+    )
     ca_bundle: Path | None = setting(
         "ENRICHMENT_IMAGE_CA_BUNDLE", "path", doc="CA bundle file for HTTPS (unset: certifi's)"
     )

@@ -86,6 +86,7 @@ def policy_from_settings(settings: Settings, base_dir: Path | None = None) -> Im
         allowed_hosts=images.allowed_hosts,
         allow_private_addresses=images.allow_private,
         max_redirects=images.max_redirects,
+        http_retries=images.http_retries,
         base_dir=base_dir if base_dir is not None else settings.image_root,
         s3_endpoint_url=images.s3_endpoint_url,
         trusted_hosts=trusted or None,
