@@ -5,6 +5,12 @@ Daily: find what changed in the product catalogue since the last successful run 
 this run's data-interval end), tag and embed only changed content, propagate deletes,
 then commit the watermark. Re-running any task, or the whole run, changes nothing.
 
+**Past intervals** (Airflow's Backfill, `airflow backfill create`, a trigger with a past
+logical date): when a run's data-interval end is not after the watermark, the run
+re-processes what changed within its own data interval and leaves the watermark where
+it is (the log and the run report say so). For a selection by SKU, category or an
+arbitrary period use `catalog_backfill`.
+
 Steps: **detect** (change set, shard manifests) → **process_shard** (one mapped task per
 shard; the same `python -m enrichment process-shard` command a GPU pod runs) →
 **commit** (all shards succeeded → state and watermark in one transaction).
@@ -16,7 +22,8 @@ from datetime import datetime
 
 from airflow.sdk import dag
 
-from enrichment_airflow.shard_pipeline import DEFAULT_ARGS, shard_pipeline
+from enrichment_airflow.alerts import daily_deadline
+from enrichment_airflow.shard_pipeline import DAGRUN_TIMEOUT, DEFAULT_ARGS, shard_pipeline
 
 
 @dag(
@@ -26,6 +33,8 @@ from enrichment_airflow.shard_pipeline import DEFAULT_ARGS, shard_pipeline
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    dagrun_timeout=DAGRUN_TIMEOUT,
+    deadline=daily_deadline(),
     tags=["catalog", "enrichment", "incremental"],
     doc_md=__doc__,
 )

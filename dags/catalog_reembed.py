@@ -23,8 +23,9 @@ from datetime import datetime
 
 from airflow.sdk import Param, dag, get_current_context, task
 
+from enrichment_airflow.failfast import call
 from enrichment_airflow.k8s_shards import FillPodOperator, launch_shards
-from enrichment_airflow.shard_pipeline import DEFAULT_ARGS
+from enrichment_airflow.shard_pipeline import DAGRUN_TIMEOUT, DEFAULT_ARGS
 
 
 @dag(
@@ -34,6 +35,7 @@ from enrichment_airflow.shard_pipeline import DEFAULT_ARGS
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    dagrun_timeout=DAGRUN_TIMEOUT,
     tags=["catalog", "enrichment", "embeddings", "blue-green"],
     doc_md=__doc__,
     params={
@@ -54,13 +56,13 @@ def catalog_reembed():
     def fill(shard: int) -> None:
         from enrichment.orchestration import tasks as airflow_tasks
 
-        airflow_tasks.reembed_fill(get_current_context()["params"], shard)
+        call(airflow_tasks.reembed_fill, get_current_context()["params"], shard)
 
     @task(trigger_rule="none_failed")
     def switch() -> dict:
         from enrichment.orchestration import tasks as airflow_tasks
 
-        return airflow_tasks.reembed_switch(get_current_context()["params"])
+        return call(airflow_tasks.reembed_switch, get_current_context()["params"])
 
     # local: in-process; kubernetes: one GPU pod per slice running the same fill command
     launch_shards(slices(), fill, operator=FillPodOperator, pod_task_id="fill_pod") >> switch()

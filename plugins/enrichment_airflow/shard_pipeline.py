@@ -2,6 +2,9 @@
 → quality (data quality checks and the run's report; fails the run when a check fails).
 
 Shards run in-process or as GPU pods, chosen per run (``enrichment_airflow.k8s_shards``).
+``commit`` emits the tag store and vector index Assets (``enrichment_airflow.assets``).
+Deterministic errors fail at once (``enrichment_airflow.failfast``); failures alert
+through ``enrichment_airflow.alerts`` when configured.
 
 Only wiring: every step is one call into ``enrichment.orchestration.tasks``.
 """
@@ -12,6 +15,9 @@ from datetime import timedelta
 
 from airflow.sdk import get_current_context, task
 
+from enrichment_airflow import assets
+from enrichment_airflow.alerts import CatalogAlert
+from enrichment_airflow.failfast import call
 from enrichment_airflow.k8s_shards import launch_shards
 
 DEFAULT_ARGS = {
@@ -20,48 +26,58 @@ DEFAULT_ARGS = {
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=10),
+    "execution_timeout": timedelta(hours=1),
+    "on_failure_callback": [CatalogAlert("failure")],
 }
+DAGRUN_TIMEOUT = timedelta(hours=12)
+SHARD_TIMEOUT = timedelta(hours=2)
 
 
 def fail_fast_on_quality(step: str) -> dict:
     """Run ``airflow_tasks.<step>``; failed data-quality checks fail the task without retry."""
-    from airflow.sdk.exceptions import AirflowFailException
+    from enrichment.orchestration import tasks as airflow_tasks
+
+    return call(getattr(airflow_tasks, step), get_current_context())
+
+
+def _skip_dry_run(context) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
 
     from enrichment.orchestration import tasks as airflow_tasks
-    from enrichment.quality.evaluate import QualityFailed
 
-    try:
-        return getattr(airflow_tasks, step)(get_current_context())
-    except QualityFailed as exc:  # a data problem: retrying changes nothing
-        raise AirflowFailException(str(exc)) from exc
+    if airflow_tasks.is_dry_run(context):
+        raise AirflowSkipException("dry run: nothing was detected, nothing to commit")
 
 
 def shard_pipeline(kind: str = "incremental"):
     """Add detect, mapped shard processing and commit to the current DAG; returns commit."""
 
-    @task
+    @task(execution_timeout=timedelta(minutes=30))
     def detect() -> list[int]:
         from enrichment.orchestration import tasks as airflow_tasks
 
         context = get_current_context()
-        selection = None
         if kind == "backfill":
-            selection = airflow_tasks.backfill_selection(context["params"])
-        return airflow_tasks.detect(context, kind=kind, selection=selection)
+            return call(airflow_tasks.backfill_detect, context)
+        return call(airflow_tasks.detect, context, kind=kind)
 
-    @task(max_active_tis_per_dagrun=4)
+    @task(max_active_tis_per_dagrun=4, execution_timeout=SHARD_TIMEOUT)
     def process_shard(shard: int) -> None:
         from enrichment.orchestration import tasks as airflow_tasks
 
-        airflow_tasks.process_shard_in_process(get_current_context(), shard)
+        call(airflow_tasks.process_shard_in_process, get_current_context(), shard)
 
-    @task(trigger_rule="none_failed")
+    @task(trigger_rule="none_failed", outlets=assets.COMMIT_OUTLETS)
     def commit() -> dict:
         from enrichment.orchestration import tasks as airflow_tasks
 
-        return airflow_tasks.commit(get_current_context())
+        context = get_current_context()
+        _skip_dry_run(context)
+        summary = call(airflow_tasks.commit, context)
+        assets.emit(context, summary)
+        return summary
 
-    @task(retries=1)
+    @task(retries=1, execution_timeout=timedelta(minutes=30))
     def quality() -> dict:
         return fail_fast_on_quality("quality")
 

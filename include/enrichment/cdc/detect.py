@@ -292,22 +292,59 @@ def scan_selection(
     since: datetime | None = None,
     until: datetime | None = None,
     page_size: int = PAGE_SIZE,
+    state_schema: str | None = None,
 ) -> Iterator[ProductSnapshot]:
-    """Products chosen by a backfill's selection (all when nothing is given), id-paged."""
+    """Products chosen by a backfill's selection (all when nothing is given), id-paged.
+
+    ``category`` matches the shop's label case-insensitively and, given ``state_schema``,
+    products tagged with that taxonomy category (see :func:`category_filter`).
+    """
     where: list[str] = []
     params: list = []
     for clause, value in (
         ("p.sku = ANY(%s)", list(skus) if skus else None),
-        ("p.category ILIKE %s", category),
         ("p.updated_at >= %s", since),
         ("p.updated_at <= %s", until),
     ):
         if value:
             where.append(clause)
             params.append(value)
+    if category:
+        clause, values = category_filter(category, state_schema)
+        where.append(clause)
+        params.extend(values)
     return _pages(
         conn, src, where, params, "p.id > %s", "p.id", None, lambda row: (row[0],), page_size
     )
+
+
+def like_literal(text: str) -> str:
+    """``text`` as a LIKE pattern matching only itself (``\\``, ``%``, ``_`` escaped)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def category_filter(category: str, state_schema: str | None) -> tuple[str, list]:
+    """SQL on ``p`` (a source product) for a category: the shop's label, any case, or
+    (with ``state_schema``) the taxonomy category the platform tagged it with."""
+    clause = "p.category ILIKE %s ESCAPE '\\'"
+    values: list = [like_literal(category.strip())]
+    if state_schema:
+        clause = (
+            f"({clause} OR p.sku IN (SELECT t.sku FROM {state_schema}.tags t "
+            "WHERE t.attribute = 'category' AND lower(t.value) = lower(%s)))"
+        )
+        values.append(category.strip())
+    return clause, values
+
+
+def category_labels(conn, src: str, state_schema: str) -> list[str]:
+    """Every category a backfill can select: shop labels and tagged taxonomy categories."""
+    with conn.cursor() as cur:
+        cur.execute(
+            f"SELECT DISTINCT category FROM {src}.products WHERE category IS NOT NULL "
+            f"UNION SELECT DISTINCT value FROM {state_schema}.tags WHERE attribute = 'category'"
+        )
+        return sorted({r[0] for r in cur.fetchall() if r[0]}, key=str.lower)
 
 
 def load_state(conn, state_schema: str, skus: list[str]) -> dict[str, dict]:

@@ -135,6 +135,7 @@ def dags_test(
 ) -> subprocess.CompletedProcess:
     """``airflow dags test DAG_ID`` (a real DAG run, tasks in this machine's processes)."""
     args = ["dags", "test", dag_id]
+    env = {**env, "ENRICHMENT_AIRFLOW_DEADLINES": "off"}  # dags test cannot run deadlines
     if conf:
         args += ["--conf", conf]
     return airflow(args, env, check=False, capture=quiet)

@@ -33,14 +33,50 @@ def upper_from(context: Mapping[str, Any]):
 def detect(
     context: Mapping[str, Any], *, kind: str = "incremental", selection: dict | None = None
 ) -> list[int]:
-    """Detect the run's change set; returns the shard numbers to map over."""
+    """Detect the run's change set; returns the shard numbers to map over.
+
+    An incremental run for a past interval re-processes that interval's changes and
+    keeps the watermark (see :func:`enrichment.runs.lifecycle.detect`).
+    """
     pipeline.ensure_ready()
-    run = runs.detect(run_id_from(context), upper_from(context), kind=kind, selection=selection)
+    run = runs.detect(
+        run_id_from(context),
+        upper_from(context),
+        kind=kind,
+        selection=selection,
+        interval_start=context.get("data_interval_start"),
+    )
     log.info("change set: %s; %d shard(s)", run["counts"], run["shards"])
+    if (run.get("params") or {}).get("past_interval"):
+        log.warning(
+            "past interval %s .. %s: changes re-processed, watermark not moved",
+            run["lower_ts"],
+            run["upper_ts"],
+        )
     if run["status"] == "committed":
         log.info("run already committed; nothing to process")
         return []
     return list(range(run["shards"]))
+
+
+def backfill_detect(context: Mapping[str, Any]) -> list[int]:
+    """Check the backfill form, then detect (or, with ``dry_run``, only report)."""
+    from enrichment.runs import selection as selections
+
+    params = context["params"]
+    chosen = selections.from_params(params)
+    pipeline.ensure_ready()
+    selections.check(chosen)
+    if params.get("dry_run"):
+        preview = selections.preview(chosen, upper_from(context))
+        for line in selections.format_preview(preview).splitlines():
+            log.info(line)
+        return []
+    return detect(context, kind="backfill", selection=chosen)
+
+
+def is_dry_run(context: Mapping[str, Any]) -> bool:
+    return bool((context.get("params") or {}).get("dry_run"))
 
 
 def process_shard_command(context: Mapping[str, Any], shard: int) -> list[str]:
@@ -81,35 +117,10 @@ def commit(context: Mapping[str, Any]) -> dict:
 
 
 def backfill_selection(params: Mapping[str, Any]) -> dict:
-    """Turn the backfill DAG's typed parameters into a detection selection.
+    """The backfill form as a detection selection (raises ``SelectionError`` naming the field)."""
+    from enrichment.runs.selection import from_params
 
-    Raises ``ValueError`` with a message naming the parameter when the form is incomplete.
-    """
-    from datetime import datetime
-
-    mode = params.get("selection", "all")
-    out: dict[str, Any] = {
-        "force": bool(params.get("force")),
-        "reconcile": bool(params.get("reconcile")),
-    }
-    if mode == "skus":
-        skus = [s.strip() for s in params.get("skus") or [] if s and s.strip()]
-        if not skus:
-            raise ValueError("selection 'skus' needs at least one SKU in the 'skus' parameter")
-        out["skus"] = skus
-    elif mode == "category":
-        if not (params.get("category") or "").strip():
-            raise ValueError("selection 'category' needs the 'category' parameter")
-        out["category"] = params["category"].strip()
-    elif mode == "updated_between":
-        for key in ("since", "until"):
-            if params.get(key):
-                out[key] = datetime.fromisoformat(str(params[key]).replace("Z", "+00:00"))
-        if "since" not in out:
-            raise ValueError("selection 'updated_between' needs the 'since' parameter")
-    elif mode != "all":
-        raise ValueError(f"unknown selection {mode!r} (skus, category, updated_between, all)")
-    return out
+    return from_params(params)
 
 
 def quality(context: Mapping[str, Any]) -> dict:

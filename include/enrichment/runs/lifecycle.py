@@ -29,6 +29,10 @@ class RunError(RuntimeError):
     """A run cannot proceed (missing shard results, unknown run...)."""
 
 
+class PastIntervalError(RunError):
+    """An incremental run for a past interval without a known interval start."""
+
+
 def _get_run(cur, schema: str, run_id: str) -> dict | None:
     cur.execute(
         f"SELECT run_id, kind, status, lower_ts, upper_ts, params, shards, counts, summary, "
@@ -88,11 +92,17 @@ def detect(
     kind: str = "incremental",
     selection: dict | None = None,
     settings: Settings | None = None,
+    interval_start: datetime | None = None,
 ) -> dict:
     """Detect (or return the already detected) change set of ``run_id``.
 
     ``selection`` (backfills): ``skus``, ``category``, ``since``, ``until``, ``force``,
     ``reconcile``. Returns the run record with ``shards`` (count) and ``counts``.
+
+    An incremental run whose ``upper`` is not after the watermark (a backfill or a
+    trigger with a past logical date) re-processes what changed in
+    ``[interval_start, upper]`` and leaves the watermark alone; without
+    ``interval_start`` it raises :class:`PastIntervalError`.
     """
     settings = settings or load_settings()
     schema = settings.state_schema
@@ -110,21 +120,25 @@ def detect(
             return existing
         counts: Counter = Counter()
         wm = _watermark(cur, schema, settings.source_schema) if kind == "incremental" else None
-        lower = changes.overlap_start(wm[0], settings.overlap_seconds) if wm else None
+        lower, past = _window(wm, settings.overlap_seconds, upper, interval_start)
         scan = _scan(conn, settings, kind, selection, lower, upper)
         max_seen: list = [None, None]
         items = _classify_all(
             conn, schema, _tracked(scan, max_seen), bool(selection.get("force")), counts
         )
-        deletes_ts = _add_deleted(conn, settings, kind, selection, wm, upper, items, counts)
+        del_lower = lower[0] if past else None
+        deletes_ts = _add_deleted(
+            conn, settings, kind, selection, wm, upper, items, counts, del_lower
+        )
         shard_count = _write_shards(store, run_id, items, settings)
         params = {
             "selection": {
                 k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in selection.items()
             },
             "watermark": _next_watermark(wm, max_seen, deletes_ts)
-            if kind == "incremental"
+            if kind == "incremental" and not past
             else None,
+            "past_interval": past,
             "shard_store": store.root,
         }
         _insert_run(cur, schema, run_id, kind, lower, upper, params, shard_count, counts, items)
@@ -139,6 +153,33 @@ def detect(
         upper,
     )
     return run
+
+
+def _window(wm, overlap_seconds: int, upper: datetime, interval_start: datetime | None):
+    """An incremental run's lower bound ``(ts, id)`` and whether it is for a past interval.
+
+    Past interval (``upper`` not after the watermark): the run's own data interval,
+    so a backfill re-processes what changed then instead of an empty reversed window.
+    """
+    if wm is None:
+        return None, False
+    if upper > wm[0]:
+        return changes.overlap_start(wm[0], overlap_seconds), False
+    if interval_start is None or interval_start >= upper:
+        raise PastIntervalError(
+            f"this run's upper bound {upper.isoformat()} is not after the watermark "
+            f"{wm[0].isoformat()} and it has no data interval start to re-process; "
+            "trigger catalog_backfill (selection updated_between) for a past period"
+        )
+    log.warning(
+        "past interval: upper bound %s is not after the watermark %s; re-processing what "
+        "changed in %s .. %s without moving the watermark",
+        upper.isoformat(),
+        wm[0].isoformat(),
+        interval_start.isoformat(),
+        upper.isoformat(),
+    )
+    return (interval_start, -1), True
 
 
 def _watermark(cur, schema: str, src: str) -> tuple | None:
@@ -159,6 +200,7 @@ def _scan(conn, settings: Settings, kind: str, selection: dict, lower, upper: da
         category=selection.get("category"),
         since=selection.get("since"),
         until=selection.get("until") or upper,
+        state_schema=settings.state_schema,
     )
 
 
@@ -171,14 +213,17 @@ def _tracked(snapshots, max_seen: list):
         yield snap
 
 
-def _add_deleted(conn, settings: Settings, kind, selection, wm, upper, items, counts):
+def _add_deleted(
+    conn, settings: Settings, kind, selection, wm, upper, items, counts, del_lower=None
+):
     """Append hard deletes (tombstones, reconciliation) not seen yet; the tombstone mark."""
     schema, src = settings.state_schema, settings.source_schema
     seen = {i.sku for i in items}
     deletes_ts = None
     tomb: list = []
     if kind == "incremental":
-        del_lower = wm[2] - timedelta(seconds=settings.overlap_seconds) if wm else None
+        if del_lower is None and wm:
+            del_lower = wm[2] - timedelta(seconds=settings.overlap_seconds)
         tomb, deletes_ts = changes.tombstones(conn, src, schema, del_lower, upper)
     if (kind == "incremental" and wm is None) or selection.get("reconcile"):
         tomb += changes.reconcile_deletes(conn, src, schema)
@@ -341,6 +386,7 @@ def build_summary(run: dict, results: list[dict]) -> dict:
         "window": {
             "lower": run["lower_ts"].isoformat() if run["lower_ts"] else None,
             "upper": run["upper_ts"].isoformat(),
+            "past_interval": bool((run["params"] or {}).get("past_interval")),
         },
         "changes": detected,
         "processed": int(counts.get("items", 0)),
@@ -385,6 +431,8 @@ def format_summary(summary: dict) -> str:
     lines.append(f"  metadata only      {summary['metadata_only_updated']} (no model run)")
     lines.append(f"  deleted            {summary['deleted']}")
     lines.append(f"  quarantined images {summary['quarantined']}")
+    if summary["window"].get("past_interval"):
+        lines.append("  past interval      re-processed this window; watermark not moved")
     if "seconds" in summary:
         lines.append(f"  took               {summary['seconds']} s")
     return "\n".join(lines)

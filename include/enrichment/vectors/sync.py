@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from enrichment.cdc.detect import REPROCESS
 from enrichment.config import ConfigError
 from enrichment.vectors.records import VectorIndex, VectorRecord
 from enrichment.vectors.store import PgVectorStore
@@ -156,18 +157,23 @@ def _sync(
     meta: Callable[[Item], dict],
     batch: int,
 ) -> list[str]:
-    """Skip, reuse or embed; returns the SKUs for which no vector could be produced."""
+    """Skip, reuse or embed; returns the SKUs for which no vector could be produced.
+
+    Forced items (change class ``reprocess``: a backfill with ``force``) are embedded
+    again even when the index already holds a vector for their content.
+    """
     have: dict[str, str] = {}
     for chunk in _chunks([i.sku for i in items], 5000):
         have.update(store.content_hashes(index, chunk))
-    todo = [i for i in items if have.get(i.sku) != hash_of(i)]
+    todo = [i for i in items if _forced(i) or have.get(i.sku) != hash_of(i)]
     counts[f"{prefix}_vectors_skipped_same_content"] += len(items) - len(todo)
     failed: list[str] = []
     for chunk in _chunks(todo, batch):
         groups: dict[str, list[Item]] = {}
         for item in chunk:
             groups.setdefault(hash_of(item), []).append(item)
-        known = store.vectors_by_hash(index, list(groups))
+        forced = {h for h, g in groups.items() if any(_forced(m) for m in g)}
+        known = store.vectors_by_hash(index, [h for h in groups if h not in forced])
         fresh = compute([g[0] for h, g in groups.items() if h not in known])
         records = []
         for h, members in groups.items():
@@ -182,6 +188,10 @@ def _sync(
         counts[f"{prefix}_vectors_reused"] += len(records) - len(fresh)
         counts[f"{prefix}_vectors_upserted"] += store.upsert(index, records)
     return failed
+
+
+def _forced(item: Item) -> bool:
+    return getattr(item, "change_class", None) == REPROCESS
 
 
 def _api_usage(embedder: Any) -> dict[str, float]:
