@@ -18,9 +18,9 @@ shard; the same `python -m enrichment process-shard` command a GPU pod runs) →
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from airflow.sdk import dag
+from airflow.sdk import CronTriggerTimetable, dag
 
 from enrichment_airflow.alerts import daily_deadline
 from enrichment_airflow.shard_pipeline import DAGRUN_TIMEOUT, DEFAULT_ARGS, shard_pipeline
@@ -28,7 +28,9 @@ from enrichment_airflow.shard_pipeline import DAGRUN_TIMEOUT, DEFAULT_ARGS, shar
 
 @dag(
     dag_id="catalog_incremental",
-    schedule="@daily",
+    # daily at midnight UTC; the one-day interval gives every run (scheduled, backfilled,
+    # or triggered for a past logical date) a data interval it can re-process
+    schedule=CronTriggerTimetable("@daily", timezone="UTC", interval=timedelta(days=1)),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,

@@ -54,11 +54,19 @@ def run_all(
     settings: Settings | None = None,
     use_clip: bool | None = None,
     progress: bool = False,
+    interval_start: datetime | None = None,
 ) -> dict:
     """Detect, process every shard in-process, and commit one run; returns its summary."""
     settings = settings or load_settings()
     ensure_ready(settings)
-    run = runs.detect(run_id, upper, kind=kind, selection=selection, settings=settings)
+    run = runs.detect(
+        run_id,
+        upper,
+        kind=kind,
+        selection=selection,
+        settings=settings,
+        interval_start=interval_start,
+    )
     if run["status"] != "committed" and run["shards"]:
         worker = shared_worker(settings, use_clip=use_clip)
         shards = range(run["shards"])
