@@ -3,11 +3,12 @@
 Configured in one place, the Airflow Variable ``enrichment_alerts`` (JSON)::
 
     {"email": ["catalog-oncall@example.com"], "smtp_conn_id": "smtp_default",
-     "from_email": "airflow@example.com", "webhook_conn_id": "catalog_alerts_webhook"}
+     "from_email": "airflow@example.com", "webhook_conn_id": "catalog_alerts_webhook",
+     "webhook_endpoint": "/hooks/catalog"}
 
 ``email`` sends through the SMTP provider's :class:`SmtpNotifier`; ``webhook_conn_id``
-POSTs a JSON message through the HTTP provider's hook (an ``http`` connection whose
-host/schema/endpoint is the webhook URL). Without the Variable nothing is sent.
+POSTs a JSON message through the HTTP provider's hook (an ``http`` connection: host,
+port, ``schema`` http/https; ``webhook_endpoint`` is the path). Without the Variable nothing is sent.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class CatalogAlert(BaseNotifier):
             from airflow.providers.http.hooks.http import HttpHook
 
             hook = HttpHook(method="POST", http_conn_id=config["webhook_conn_id"])
-            hook.run(json={"text": subject, **body})
+            hook.run(endpoint=config.get("webhook_endpoint"), json={"text": subject, **body})
         log.info("sent %s alert: %s", self.event, subject)
 
     async def async_notify(self, context: Any) -> None:

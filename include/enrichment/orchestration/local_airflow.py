@@ -22,6 +22,23 @@ from enrichment.config.airflow import AirflowSettings
 from enrichment.config.env import environ
 
 
+def sizing(cpus: int | None = None) -> dict[str, str]:
+    """Airflow process and concurrency settings for a machine with ``cpus`` cores.
+
+    LocalExecutor runs up to ``core.parallelism`` worker processes (Airflow's default, 32,
+    is meant for a server); here two task processes per core, one API worker, one DAG
+    parsing process per two cores.
+    """
+    cpus = max(1, cpus or os.cpu_count() or 1)
+    parallelism = str(max(2, 2 * cpus))
+    return {
+        "AIRFLOW__CORE__PARALLELISM": parallelism,
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": parallelism,
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": str(max(1, cpus // 2)),
+    }
+
+
 def airflow_env(settings: Settings | None = None) -> dict[str, str]:
     """The environment for Airflow commands; existing ``AIRFLOW__*`` values win."""
     from enrichment.db import connection as db
@@ -34,6 +51,8 @@ def airflow_env(settings: Settings | None = None) -> dict[str, str]:
     env.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(PROJECT_ROOT / "dags"))
     env.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(PROJECT_ROOT / "plugins"))
     env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    for key, value in sizing().items():
+        env.setdefault(key, value)
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TRANSFORMERS_OFFLINE", "1")
     if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in env:
