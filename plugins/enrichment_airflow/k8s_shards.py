@@ -12,9 +12,10 @@ run, and templating cannot turn a Python task into a pod. The graph is identical
 both modes; only which launcher runs differs, and both run the same shard command
 (:func:`enrichment.orchestration.tasks.process_shard_command`).
 
-Pod settings (:mod:`enrichment.orchestration.pods`) are resolved when the task's templates are
-rendered, on the worker, at every try and on resume from deferral, so Airflow Variables
-apply without being read at parse time and the UI's rendered view shows the real pod.
+Pod settings (:mod:`enrichment.orchestration.pods`) are resolved on the worker through the
+operator's public hooks: ``execute`` at every try, ``trigger_reentry`` on resume from
+deferral (and ``render_template_fields`` for an unmapped task), so Airflow Variables apply
+without being read at parse time. No private operator API is overridden or set.
 """
 
 from __future__ import annotations
@@ -125,14 +126,10 @@ class ShardPodOperator(KubernetesPodOperator):
         self.shard = shard
         self.pod_settings: k8s.PodSettings | None = None
 
-    def _do_render_template_fields(
-        self, parent, template_fields, context, jinja_env, seen_oids
-    ) -> None:
-        # A mapped task renders through this method on the unmapped operator (never through
-        # render_template_fields), at every try and on resume: resolve settings here.
-        if parent is self:
-            self.apply_settings(context)
-        super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        # An unmapped pod task renders through here: resolve the settings first.
+        self.apply_settings(context)
+        super().render_template_fields(context, jinja_env)
 
     def apply_settings(self, context: Any, settings: k8s.PodSettings | None = None) -> None:
         """Resolve the pod settings and the shard command onto this operator."""
@@ -147,7 +144,6 @@ class ShardPodOperator(KubernetesPodOperator):
         for key, value in settings.operator_kwargs().items():
             setattr(self, key, value)
         self.on_finish_action = OnFinishAction(settings.on_finish_action)
-        self._is_delete_operator_pod = self.on_finish_action == OnFinishAction.DELETE_POD
         self.schedule_timeout_seconds = settings.startup_timeout_seconds
         self.container_resources = k8s_models.V1ResourceRequirements(**settings.resources())
         self.security_context = k8s_models.V1PodSecurityContext(run_as_non_root=True)
@@ -165,11 +161,18 @@ class ShardPodOperator(KubernetesPodOperator):
         self.pod_settings = settings
 
     def execute(self, context: Any) -> Any:
-        if self.pod_settings is None:
-            self.apply_settings(context)
+        # every try resolves settings afresh (a mapped task is rendered by its mapped
+        # operator, so this is where a mapped shard first sees its operator)
+        self.apply_settings(context)
         if self.pod_settings.sync_secrets:
             sync_secrets(self.client, self.pod_settings)
         return super().execute(context)
+
+    def trigger_reentry(self, context: Any, event: dict[str, Any]) -> Any:
+        # resumed from deferral on a fresh operator: the same settings decide cleanup
+        if self.pod_settings is None:
+            self.apply_settings(context)
+        return super().trigger_reentry(context, event)
 
 
 class FillPodOperator(ShardPodOperator):
