@@ -25,15 +25,15 @@ __all__ = ["render_stored", "report_dir", "reports_root", "write_index", "write_
 
 def _trend_rows(cur, s: str, run_id: str, limit: int) -> list[dict]:
     cur.execute(
-        f"""SELECT q.run_id, r.committed_at, q.metrics FROM {s}.quality_runs q
+        f"""SELECT q.run_id, r.committed_at, q.metrics, r.summary FROM {s}.quality_runs q
               JOIN {s}.runs r ON r.run_id = q.run_id
              WHERE r.committed_at <= (SELECT committed_at FROM {s}.runs WHERE run_id = %s)
              ORDER BY r.committed_at DESC LIMIT %s""",
         (run_id, limit),
     )
     return [
-        {"run_id": r, "committed_at": c.isoformat(), "metrics": m}
-        for r, c, m in reversed(cur.fetchall())
+        {"run_id": r, "committed_at": c.isoformat(), "metrics": m, "noop": _noop(summary)}
+        for r, c, m, summary in reversed(cur.fetchall())
     ]
 
 
@@ -46,6 +46,11 @@ def _templates():
     return Environment(
         loader=PackageLoader("enrichment.quality.report", "templates"), autoescape=True
     )
+
+
+def _noop(summary: dict | None) -> bool:
+    """A committed run that processed nothing (its window held no change)."""
+    return bool(summary) and not summary.get("processed")
 
 
 def render(template: str, view: dict) -> str:
@@ -95,11 +100,9 @@ def _write(
 ) -> Path:
     folder = report_dir(settings, run_id)
     folder.mkdir(parents=True, exist_ok=True)
-    docs = (
-        "data_docs/index.html"
-        if data_docs and (folder / "data_docs" / "index.html").exists()
-        else None
-    )
+    # GX Data Docs (written to data_docs/) load their scripts and styles from CDNs and do
+    # not render offline, so the self-contained report does not link them
+    del data_docs
     view = context(
         data.get("run") or {"run_id": run_id},
         checks,
@@ -107,7 +110,7 @@ def _write(
         data,
         trend,
         checked_at=checked_at,
-        data_docs=docs,
+        data_docs=None,
     )
     path = folder / "index.html"
     path.write_text(render("report.html.j2", view), encoding="utf-8")
@@ -154,7 +157,8 @@ def index_rows(settings: Settings | None = None) -> list[dict]:
         cur.execute("SELECT to_regclass(%s)", (f"{s}.quality_runs",))
         if cur.fetchone()[0] is None:
             return []
-        cur.execute(f"""SELECT q.run_id, r.committed_at, q.passed, q.failed, q.metrics
+        cur.execute(f"""SELECT q.run_id, r.committed_at, q.passed, q.failed, q.metrics,
+                               r.summary
                           FROM {s}.quality_runs q JOIN {s}.runs r ON r.run_id = q.run_id
                          ORDER BY r.committed_at DESC""")
         rows = cur.fetchall()
@@ -168,8 +172,9 @@ def index_rows(settings: Settings | None = None) -> list[dict]:
             "active": f"{(m or {}).get('active_skus') or 0:,}",
             "coverage": pct((m or {}).get("coverage_any")),
             "quarantine": pct((m or {}).get("quarantine_rate"), 2),
+            "noop": _noop(summary),
         }
-        for r, c, p, f, m in rows
+        for r, c, p, f, m, summary in rows
     ]
 
 

@@ -148,7 +148,12 @@ def trend(
         f'<text x="{min(last_x, width - right - 2):.1f}" y="{max(10, last_y - 6):.1f}" '
         f'text-anchor="end" {FONT} fill="{INK}">{escape(fmt(last_v))}</text>'
     )
-    body.append(
-        f'<text x="{left}" y="{height - 3}" {FONT} fill="{INK}">{escape(points[0][0][:24])}</text>'
+    body.append(  # x axis: the first and the last run's date (labels start with it)
+        f'<text x="{left}" y="{height - 3}" {FONT} fill="{INK}">{escape(points[0][0][:16])}</text>'
     )
+    if len(points) > 1:
+        body.append(
+            f'<text x="{width - right}" y="{height - 3}" text-anchor="end" {FONT} '
+            f'fill="{INK}">{escape(points[-1][0][:16])}</text>'
+        )
     return _svg(width, height, body, title)

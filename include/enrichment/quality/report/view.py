@@ -28,6 +28,29 @@ def _heat(ratio: float) -> str:
     return f"hsl({hue}, 65%, 86%)"
 
 
+def run_notes(run: dict) -> list[str]:
+    """Plain-language notes on the run's window: past interval, nothing to do, reversed."""
+    summary = run.get("summary") or {}
+    lower, upper = run.get("lower"), run.get("upper")
+    notes = []
+    if (summary.get("window") or {}).get("past_interval"):
+        notes.append(
+            f"Past interval: this run re-processed what changed between {lower} and {upper}; "
+            "the watermark was not moved."
+        )
+    if lower and upper and lower > upper:
+        notes.append(
+            f"Empty window: its start ({lower}) lies after its end ({upper}), so it could "
+            "not find any change; re-process a past period with catalog_backfill."
+        )
+    if summary and not summary.get("processed"):
+        notes.append(
+            "Nothing to do: no product in this run's window differed from what the platform "
+            f"had processed ({summary.get('skipped_unchanged', 0)} checked unchanged)."
+        )
+    return notes
+
+
 def context(
     run: dict,
     checks: list[dict],
@@ -122,7 +145,8 @@ def context(
     def series(key):
         return [
             (
-                f"{t['committed_at'][:16].replace('T', ' ')} {t['run_id']}",
+                f"{t['committed_at'][:16].replace('T', ' ')} {t['run_id']}"
+                + (" (nothing to do)" if t.get("noop") else ""),
                 (t["metrics"] or {}).get(key),
             )
             for t in trend
@@ -178,6 +202,7 @@ def context(
         "passed": by_outcome["fail"] == 0,
         "checked_at": checked_at,
         "data_docs": data_docs,
+        "run_notes": run_notes(run),
         "counts": {
             "checks": len(checks),
             "passed": by_outcome["pass"],

@@ -41,6 +41,8 @@ def test_report_and_data_docs_are_written_per_run(broken_report):
     assert broken_report.report_path == str(folder / "index.html")
     assert (folder / "data_docs" / "index.html").is_file()
     assert list((folder / "data_docs" / "validations").rglob("*.html"))
+    # GX Data Docs need CDN scripts and styles: the offline report does not link them
+    assert 'href="data_docs/' not in Path(broken_report.report_path).read_text()
     data = json.loads((folder / "report.json").read_text())
     assert data["passed"] is False
     assert {c["name"] for c in data["checks"] if c["outcome"] == "fail"} >= {"coverage.any"}
