@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from datetime import timedelta
 from typing import Any
 
@@ -97,7 +96,9 @@ def daily_deadline() -> DeadlineAlert | None:
     (Airflow 3.3) fail on a DAG with a deadline (the in-memory run looks the alert up
     by id), so local test runs parse the DAGs with it off.
     """
-    if os.environ.get("ENRICHMENT_AIRFLOW_DEADLINES", "on").lower() in ("off", "0", "false"):
+    from enrichment.config.airflow import AirflowSettings
+
+    if not AirflowSettings.from_env().deadlines:
         return None
     return DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT,

@@ -18,6 +18,13 @@ class AirflowSettings:
         doc="Astro-CLI-style pools, variables and connections imported by the local Airflow",
         shown="<project>/airflow_settings.yaml",
     )
+    deadlines: bool = setting(
+        "ENRICHMENT_AIRFLOW_DEADLINES",
+        "flag",
+        True,
+        doc="Attach the deadline alert to the daily DAG; `dags test` runs parse with it off "
+        "(Airflow 3.3's in-memory test run cannot evaluate deadlines)",
+    )
 
     @classmethod
     def from_env(cls) -> AirflowSettings:
