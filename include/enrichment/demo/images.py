@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -115,228 +115,282 @@ def _arc(cx: float, cy: float, rx: float, ry: float, a0: float, a1: float, n: in
     ]
 
 
+@dataclass
+class _Outline:
+    """A silhouette in the unit square: filled polygons and ellipses, the details drawn
+    on it, and the part that carries colour and pattern when not the whole mask (shoes)."""
+
+    polys: list[list[tuple[float, float]]] = field(default_factory=list)
+    ellipses: list[tuple[float, float, float, float]] = field(default_factory=list)
+    details: list[tuple[str, list]] = field(default_factory=list)
+    upper: list[list[tuple[float, float]]] | None = None
+
+
+# One outline per category; ``w``, ``L`` and ``s`` jitter body width, length and sleeves.
+
+
+def _t_shirt(o: _Outline, w: float, L: float, s: float) -> None:
+    left = [
+        (0.40, 0.15),
+        (0.27 - w, 0.18),
+        (0.10 - w - s, 0.38),
+        (0.21 - w - s, 0.45),
+        (0.30 - w, 0.36),
+        (0.30 - w, 0.87 + L),
+    ]
+    o.polys.append(_mirror(left) + _arc(0.5, 0.15, 0.10, 0.06, 0.0, math.pi)[1:-1])
+    o.details.append(("line", [(0.21 - w - s, 0.45), (0.30 - w, 0.36)]))
+    o.details.append(("line", _arc(0.5, 0.15, 0.10, 0.06, 0.0, math.pi)))
+
+
+def _tank_top(o: _Outline, w: float, L: float, s: float) -> None:
+    neck = _arc(0.5, 0.09, 0.08, 0.17 + L / 2, math.pi, 0.0)  # scoop neckline
+    o.polys.append(
+        [(0.35 - w, 0.09), (0.42, 0.09)]
+        + neck[1:-1]
+        + [
+            (0.58, 0.09),
+            (0.65 + w, 0.09),
+            (0.67 + w, 0.22),
+            (0.69 + w, 0.36),
+            (0.68 + w, 0.88 + L),
+            (0.32 - w, 0.88 + L),
+            (0.31 - w, 0.36),
+            (0.33 - w, 0.22),
+        ]
+    )
+    o.details.append(("line", [(0.32 - w, 0.84 + L), (0.68 + w, 0.84 + L)]))
+
+
+def _shirt(o: _Outline, w: float, L: float, s: float) -> None:
+    left = [
+        (0.41, 0.12),
+        (0.27 - w, 0.16),
+        (0.06 - w - s, 0.70),
+        (0.15 - w - s, 0.73),
+        (0.30 - w, 0.38),
+        (0.30 - w, 0.86 + L),
+        (0.40, 0.90 + L),
+    ]
+    o.polys.append(_mirror(left))
+    o.polys.append(
+        [
+            (0.41, 0.06),
+            (0.59, 0.06),
+            (0.60, 0.13),
+            (0.56, 0.24),
+            (0.5, 0.15),
+            (0.44, 0.24),
+            (0.40, 0.13),
+        ]
+    )  # collar
+    o.details.append(("line", [(0.44, 0.24), (0.5, 0.15), (0.56, 0.24)]))
+    o.details.append(("line", [(0.5, 0.17), (0.5, 0.90 + L)]))
+    o.details.append(("dots", [(0.515, 0.26 + 0.11 * k) for k in range(6)]))
+    o.details.append(("line", [(0.08 - w - s, 0.64), (0.17 - w - s, 0.67)]))
+    o.details.append(("line", [(1 - 0.08 + w + s, 0.64), (1 - 0.17 + w + s, 0.67)]))
+
+
+def _sweater(o: _Outline, w: float, L: float, s: float) -> None:
+    left = [
+        (0.40, 0.17),
+        (0.26 - w, 0.20),
+        (0.19 - w - s, 0.44),
+        (0.17 - w - s, 0.82),
+        (0.26 - w - s, 0.83),
+        (0.29 - w, 0.48),
+        (0.29 - w, 0.80 + L),
+    ]
+    neck = _arc(0.5, 0.17, 0.10, 0.05, 0.0, math.pi)
+    o.polys.append(_mirror(left) + neck[1:-1])
+    o.details.append(("line", [(0.29 - w, 0.75 + L), (0.71 + w, 0.75 + L)]))  # ribbed hem
+    o.details.append(("line", [(0.17 - w - s, 0.78), (0.26 - w - s, 0.79)]))
+    o.details.append(("line", [(0.83 + w + s, 0.78), (0.74 + w + s, 0.79)]))
+    o.details.append(("line", neck))
+
+
+def _hoodie(o: _Outline, w: float, L: float, s: float) -> None:
+    left = [
+        (0.40, 0.17),
+        (0.28 - w, 0.20),
+        (0.13 - w - s, 0.70),
+        (0.22 - w - s, 0.73),
+        (0.30 - w, 0.45),
+        (0.30 - w, 0.90 + L),
+    ]
+    o.polys.append(_mirror(left))
+    o.ellipses.append((0.5, 0.14, 0.17, 0.13))  # hood
+    o.details.append(("line", _arc(0.5, 0.16, 0.10, 0.08, math.pi * 0.1, math.pi * 0.9)))
+    o.details.append(
+        ("line", [(0.37, 0.62), (0.63, 0.62), (0.67, 0.78), (0.33, 0.78), (0.37, 0.62)])
+    )  # kangaroo pocket
+    o.details.append(("line", [(0.46, 0.24), (0.45, 0.40)]))  # drawstrings
+    o.details.append(("line", [(0.54, 0.24), (0.55, 0.40)]))
+    o.details.append(("line", [(0.30 - w, 0.85 + L), (0.70 + w, 0.85 + L)]))
+
+
+def _jacket(o: _Outline, w: float, L: float, s: float) -> None:
+    left = [
+        (0.41, 0.10),
+        (0.23 - w, 0.15),
+        (0.16 - w - s, 0.36),
+        (0.10 - w - s, 0.79),
+        (0.20 - w - s, 0.80),
+        (0.27 - w, 0.42),
+        (0.26 - w, 0.88 + L),
+    ]
+    o.polys.append(_mirror(left))
+    o.polys.append([(0.40, 0.05), (0.60, 0.05), (0.61, 0.14), (0.39, 0.14)])  # collar stand
+    o.details.append(("zip", [(0.5, 0.06), (0.5, 0.88 + L)]))
+    o.details.append(("line", [(0.31, 0.62), (0.40, 0.62)]))
+    o.details.append(("line", [(0.60, 0.62), (0.69, 0.62)]))
+    o.details.append(("line", [(0.26 - w, 0.84 + L), (0.74 + w, 0.84 + L)]))
+
+
+def _dress(o: _Outline, w: float, L: float, s: float) -> None:
+    o.polys.append(
+        [
+            (0.37 - w, 0.07),
+            (0.43, 0.07),
+            (0.5, 0.19),
+            (0.57, 0.07),
+            (0.63 + w, 0.07),
+            (0.64 + w, 0.24),
+            (0.61 + w, 0.41),
+            (0.80 + w + s, 0.91 + L),
+            (0.5, 0.94 + L),
+            (0.20 - w - s, 0.91 + L),
+            (0.39 - w, 0.41),
+            (0.36 - w, 0.24),
+        ]
+    )
+    o.details.append(("line", [(0.39 - w, 0.41), (0.5, 0.43), (0.61 + w, 0.41)]))
+
+
+def _skirt(o: _Outline, w: float, L: float, s: float) -> None:
+    o.polys.append(
+        [
+            (0.33 - w, 0.20),
+            (0.67 + w, 0.20),
+            (0.68 + w, 0.28),
+            (0.81 + w + s, 0.78 + L),
+            (0.5, 0.81 + L),
+            (0.19 - w - s, 0.78 + L),
+            (0.32 - w, 0.28),
+        ]
+    )
+    o.details.append(("line", [(0.32 - w, 0.28), (0.68 + w, 0.28)]))
+    o.details.append(("line", [(0.42, 0.30), (0.38, 0.78 + L)]))
+    o.details.append(("line", [(0.58, 0.30), (0.62, 0.78 + L)]))
+
+
+def _pants(o: _Outline, w: float, L: float, s: float) -> None:
+    o.polys.append(
+        [
+            (0.30 - w, 0.07),
+            (0.70 + w, 0.07),
+            (0.72 + w, 0.40),
+            (0.73 + w + s, 0.94 + L),
+            (0.55, 0.94 + L),
+            (0.5, 0.36),
+            (0.45, 0.94 + L),
+            (0.27 - w - s, 0.94 + L),
+            (0.28 - w, 0.40),
+        ]
+    )
+    o.details.append(("line", [(0.30 - w, 0.13), (0.70 + w, 0.13)]))
+    o.details.append(("line", [(0.5, 0.13), (0.5, 0.30)]))
+    o.details.append(("line", [(0.34, 0.13), (0.40, 0.22)]))
+    o.details.append(("line", [(0.66, 0.13), (0.60, 0.22)]))
+
+
+def _shorts(o: _Outline, w: float, L: float, s: float) -> None:
+    o.polys.append(
+        [
+            (0.27 - w, 0.24),
+            (0.73 + w, 0.24),
+            (0.76 + w, 0.42),
+            (0.80 + w + s, 0.64 + L),
+            (0.54, 0.66 + L),
+            (0.5, 0.50),
+            (0.46, 0.66 + L),
+            (0.20 - w - s, 0.64 + L),
+            (0.24 - w, 0.42),
+        ]
+    )
+    o.details.append(("line", [(0.27 - w, 0.30), (0.73 + w, 0.30)]))
+    o.details.append(("line", [(0.5, 0.30), (0.5, 0.44)]))
+
+
+def _shoes(o: _Outline, w: float, L: float, s: float) -> None:
+    up = [
+        (0.13 - w, 0.67),
+        (0.12 - w, 0.45),
+        (0.17 - w, 0.37),
+        (0.30, 0.42),
+        (0.40, 0.34 - s),
+        (0.48, 0.35 - s),
+        (0.62, 0.47),
+        (0.80 + w, 0.54),
+        (0.89 + w, 0.60),
+        (0.91 + w, 0.67),
+    ]
+    sole = [(0.10 - w, 0.66), (0.93 + w, 0.66), (0.92 + w, 0.72), (0.12 - w, 0.73)]
+    o.polys.append(up)
+    o.polys.append(sole)
+    o.upper = [up]
+    o.details.append(("sole", sole))
+    o.details.append(("line", [(0.42, 0.38), (0.50, 0.43)]))
+    o.details.append(("line", [(0.47, 0.40), (0.55, 0.45)]))
+    o.details.append(("line", [(0.52, 0.43), (0.60, 0.48)]))
+    o.details.append(("line", [(0.20, 0.50), (0.55, 0.62), (0.80, 0.60)]))
+
+
+def _hat(o: _Outline, w: float, L: float, s: float) -> None:
+    dome = _arc(0.44, 0.60, 0.27 + w, 0.30 + s, math.pi, 2 * math.pi, 16)
+    o.polys.append(dome)
+    o.polys.append(
+        [(0.60, 0.55), (0.93 + L, 0.62), (0.92 + L, 0.66), (0.64, 0.64), (0.44, 0.62)]
+    )  # brim
+    o.ellipses.append((0.44, 0.30 - s, 0.025, 0.02))  # button
+    o.details.append(("line", [(0.44, 0.31 - s), (0.50, 0.60)]))
+    o.details.append(("line", [(0.44, 0.31 - s), (0.31, 0.60)]))
+
+
+def _bag(o: _Outline, w: float, L: float, s: float) -> None:
+    o.polys.append([(0.22 - w, 0.40), (0.78 + w, 0.40), (0.83 + w, 0.88 + L), (0.17 - w, 0.88 + L)])
+    o.details.append(("handle", [(0.34, 0.14 - s, 0.66, 0.66)]))
+    o.details.append(("line", [(0.21 - w, 0.47), (0.79 + w, 0.47)]))
+
+
+_OUTLINES = {
+    "t-shirt": _t_shirt,
+    "tank-top": _tank_top,
+    "shirt": _shirt,
+    "sweater": _sweater,
+    "hoodie": _hoodie,
+    "jacket": _jacket,
+    "dress": _dress,
+    "skirt": _skirt,
+    "pants": _pants,
+    "shorts": _shorts,
+    "shoes": _shoes,
+    "hat": _hat,
+    "bag": _bag,
+}
+
+
 def _shapes(category: str, j: np.ndarray):
     """Polygons/ellipses (unit square) for ``category``; ``j`` holds jitter in [-1, 1]."""
     w = 0.02 * j[0]  # body width jitter
     L = 0.03 * j[1]  # length jitter
     s = 0.03 * j[2]  # sleeve jitter
-    polys: list[list[tuple[float, float]]] = []
-    ellipses: list[tuple[float, float, float, float]] = []
-    details: list[tuple[str, list[tuple[float, float]]]] = []
-    upper = None  # the patterned part when not the whole mask (shoes)
-    if category == "t-shirt":
-        left = [
-            (0.40, 0.15),
-            (0.27 - w, 0.18),
-            (0.10 - w - s, 0.38),
-            (0.21 - w - s, 0.45),
-            (0.30 - w, 0.36),
-            (0.30 - w, 0.87 + L),
-        ]
-        polys.append(_mirror(left) + _arc(0.5, 0.15, 0.10, 0.06, 0.0, math.pi)[1:-1])
-        details.append(("line", [(0.21 - w - s, 0.45), (0.30 - w, 0.36)]))
-        details.append(("line", _arc(0.5, 0.15, 0.10, 0.06, 0.0, math.pi)))
-    elif category == "tank-top":
-        neck = _arc(0.5, 0.09, 0.08, 0.17 + L / 2, math.pi, 0.0)  # scoop neckline
-        polys.append(
-            [(0.35 - w, 0.09), (0.42, 0.09)]
-            + neck[1:-1]
-            + [
-                (0.58, 0.09),
-                (0.65 + w, 0.09),
-                (0.67 + w, 0.22),
-                (0.69 + w, 0.36),
-                (0.68 + w, 0.88 + L),
-                (0.32 - w, 0.88 + L),
-                (0.31 - w, 0.36),
-                (0.33 - w, 0.22),
-            ]
-        )
-        details.append(("line", [(0.32 - w, 0.84 + L), (0.68 + w, 0.84 + L)]))
-    elif category == "shirt":
-        left = [
-            (0.41, 0.12),
-            (0.27 - w, 0.16),
-            (0.06 - w - s, 0.70),
-            (0.15 - w - s, 0.73),
-            (0.30 - w, 0.38),
-            (0.30 - w, 0.86 + L),
-            (0.40, 0.90 + L),
-        ]
-        polys.append(_mirror(left))
-        polys.append(
-            [
-                (0.41, 0.06),
-                (0.59, 0.06),
-                (0.60, 0.13),
-                (0.56, 0.24),
-                (0.5, 0.15),
-                (0.44, 0.24),
-                (0.40, 0.13),
-            ]
-        )  # collar
-        details.append(("line", [(0.44, 0.24), (0.5, 0.15), (0.56, 0.24)]))
-        details.append(("line", [(0.5, 0.17), (0.5, 0.90 + L)]))
-        details.append(("dots", [(0.515, 0.26 + 0.11 * k) for k in range(6)]))
-        details.append(("line", [(0.08 - w - s, 0.64), (0.17 - w - s, 0.67)]))
-        details.append(("line", [(1 - 0.08 + w + s, 0.64), (1 - 0.17 + w + s, 0.67)]))
-    elif category == "sweater":
-        left = [
-            (0.40, 0.17),
-            (0.26 - w, 0.20),
-            (0.19 - w - s, 0.44),
-            (0.17 - w - s, 0.82),
-            (0.26 - w - s, 0.83),
-            (0.29 - w, 0.48),
-            (0.29 - w, 0.80 + L),
-        ]
-        neck = _arc(0.5, 0.17, 0.10, 0.05, 0.0, math.pi)
-        polys.append(_mirror(left) + neck[1:-1])
-        details.append(("line", [(0.29 - w, 0.75 + L), (0.71 + w, 0.75 + L)]))  # ribbed hem
-        details.append(("line", [(0.17 - w - s, 0.78), (0.26 - w - s, 0.79)]))
-        details.append(("line", [(0.83 + w + s, 0.78), (0.74 + w + s, 0.79)]))
-        details.append(("line", neck))
-    elif category == "hoodie":
-        left = [
-            (0.40, 0.17),
-            (0.28 - w, 0.20),
-            (0.13 - w - s, 0.70),
-            (0.22 - w - s, 0.73),
-            (0.30 - w, 0.45),
-            (0.30 - w, 0.90 + L),
-        ]
-        polys.append(_mirror(left))
-        ellipses.append((0.5, 0.14, 0.17, 0.13))  # hood
-        details.append(("line", _arc(0.5, 0.16, 0.10, 0.08, math.pi * 0.1, math.pi * 0.9)))
-        details.append(
-            ("line", [(0.37, 0.62), (0.63, 0.62), (0.67, 0.78), (0.33, 0.78), (0.37, 0.62)])
-        )  # kangaroo pocket
-        details.append(("line", [(0.46, 0.24), (0.45, 0.40)]))  # drawstrings
-        details.append(("line", [(0.54, 0.24), (0.55, 0.40)]))
-        details.append(("line", [(0.30 - w, 0.85 + L), (0.70 + w, 0.85 + L)]))
-    elif category == "jacket":
-        left = [
-            (0.41, 0.10),
-            (0.23 - w, 0.15),
-            (0.16 - w - s, 0.36),
-            (0.10 - w - s, 0.79),
-            (0.20 - w - s, 0.80),
-            (0.27 - w, 0.42),
-            (0.26 - w, 0.88 + L),
-        ]
-        polys.append(_mirror(left))
-        polys.append([(0.40, 0.05), (0.60, 0.05), (0.61, 0.14), (0.39, 0.14)])  # collar stand
-        details.append(("zip", [(0.5, 0.06), (0.5, 0.88 + L)]))
-        details.append(("line", [(0.31, 0.62), (0.40, 0.62)]))
-        details.append(("line", [(0.60, 0.62), (0.69, 0.62)]))
-        details.append(("line", [(0.26 - w, 0.84 + L), (0.74 + w, 0.84 + L)]))
-    elif category == "dress":
-        polys.append(
-            [
-                (0.37 - w, 0.07),
-                (0.43, 0.07),
-                (0.5, 0.19),
-                (0.57, 0.07),
-                (0.63 + w, 0.07),
-                (0.64 + w, 0.24),
-                (0.61 + w, 0.41),
-                (0.80 + w + s, 0.91 + L),
-                (0.5, 0.94 + L),
-                (0.20 - w - s, 0.91 + L),
-                (0.39 - w, 0.41),
-                (0.36 - w, 0.24),
-            ]
-        )
-        details.append(("line", [(0.39 - w, 0.41), (0.5, 0.43), (0.61 + w, 0.41)]))
-    elif category == "skirt":
-        polys.append(
-            [
-                (0.33 - w, 0.20),
-                (0.67 + w, 0.20),
-                (0.68 + w, 0.28),
-                (0.81 + w + s, 0.78 + L),
-                (0.5, 0.81 + L),
-                (0.19 - w - s, 0.78 + L),
-                (0.32 - w, 0.28),
-            ]
-        )
-        details.append(("line", [(0.32 - w, 0.28), (0.68 + w, 0.28)]))
-        details.append(("line", [(0.42, 0.30), (0.38, 0.78 + L)]))
-        details.append(("line", [(0.58, 0.30), (0.62, 0.78 + L)]))
-    elif category == "pants":
-        polys.append(
-            [
-                (0.30 - w, 0.07),
-                (0.70 + w, 0.07),
-                (0.72 + w, 0.40),
-                (0.73 + w + s, 0.94 + L),
-                (0.55, 0.94 + L),
-                (0.5, 0.36),
-                (0.45, 0.94 + L),
-                (0.27 - w - s, 0.94 + L),
-                (0.28 - w, 0.40),
-            ]
-        )
-        details.append(("line", [(0.30 - w, 0.13), (0.70 + w, 0.13)]))
-        details.append(("line", [(0.5, 0.13), (0.5, 0.30)]))
-        details.append(("line", [(0.34, 0.13), (0.40, 0.22)]))
-        details.append(("line", [(0.66, 0.13), (0.60, 0.22)]))
-    elif category == "shorts":
-        polys.append(
-            [
-                (0.27 - w, 0.24),
-                (0.73 + w, 0.24),
-                (0.76 + w, 0.42),
-                (0.80 + w + s, 0.64 + L),
-                (0.54, 0.66 + L),
-                (0.5, 0.50),
-                (0.46, 0.66 + L),
-                (0.20 - w - s, 0.64 + L),
-                (0.24 - w, 0.42),
-            ]
-        )
-        details.append(("line", [(0.27 - w, 0.30), (0.73 + w, 0.30)]))
-        details.append(("line", [(0.5, 0.30), (0.5, 0.44)]))
-    elif category == "shoes":
-        up = [
-            (0.13 - w, 0.67),
-            (0.12 - w, 0.45),
-            (0.17 - w, 0.37),
-            (0.30, 0.42),
-            (0.40, 0.34 - s),
-            (0.48, 0.35 - s),
-            (0.62, 0.47),
-            (0.80 + w, 0.54),
-            (0.89 + w, 0.60),
-            (0.91 + w, 0.67),
-        ]
-        sole = [(0.10 - w, 0.66), (0.93 + w, 0.66), (0.92 + w, 0.72), (0.12 - w, 0.73)]
-        polys.append(up)
-        polys.append(sole)
-        upper = [up]
-        details.append(("sole", sole))
-        details.append(("line", [(0.42, 0.38), (0.50, 0.43)]))
-        details.append(("line", [(0.47, 0.40), (0.55, 0.45)]))
-        details.append(("line", [(0.52, 0.43), (0.60, 0.48)]))
-        details.append(("line", [(0.20, 0.50), (0.55, 0.62), (0.80, 0.60)]))
-    elif category == "hat":
-        dome = _arc(0.44, 0.60, 0.27 + w, 0.30 + s, math.pi, 2 * math.pi, 16)
-        polys.append(dome)
-        polys.append(
-            [(0.60, 0.55), (0.93 + L, 0.62), (0.92 + L, 0.66), (0.64, 0.64), (0.44, 0.62)]
-        )  # brim
-        ellipses.append((0.44, 0.30 - s, 0.025, 0.02))  # button
-        details.append(("line", [(0.44, 0.31 - s), (0.50, 0.60)]))
-        details.append(("line", [(0.44, 0.31 - s), (0.31, 0.60)]))
-    elif category == "bag":
-        polys.append(
-            [(0.22 - w, 0.40), (0.78 + w, 0.40), (0.83 + w, 0.88 + L), (0.17 - w, 0.88 + L)]
-        )
-        details.append(("handle", [(0.34, 0.14 - s, 0.66, 0.66)]))
-        details.append(("line", [(0.21 - w, 0.47), (0.79 + w, 0.47)]))
-    else:
+    outline = _OUTLINES.get(category)
+    if outline is None:
         raise ValueError(f"unknown category {category!r}; use one of {', '.join(CATEGORIES)}")
-    return polys, ellipses, details, upper
+    o = _Outline()
+    outline(o, w, L, s)
+    return o.polys, o.ellipses, o.details, o.upper
 
 
 def _to_px(points, size: int, scale: float, dx: float, dy: float):
@@ -434,123 +488,131 @@ def _background(size: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
     return bg.astype(np.float32), kind
 
 
+def _striped(xx, yy, rng, col):
+    period = rng.uniform(12, 26)
+    frac = rng.uniform(0.25, 0.4)
+    ang = 0.0 if rng.random() < 0.75 else math.pi / 2
+    u = xx * math.sin(ang) + yy * math.cos(ang) + rng.uniform(0, period)
+    alpha = ((u % period) < period * frac).astype(np.float32)
+    return [(alpha, col)]
+
+
+def _checked(xx, yy, rng, col):
+    period = rng.uniform(16, 30)
+    frac = rng.uniform(0.22, 0.3)
+    a = ((xx + rng.uniform(0, period)) % period) < period * frac
+    b = ((yy + rng.uniform(0, period)) % period) < period * frac
+    return [((a | b).astype(np.float32) * 0.55 + (a & b).astype(np.float32) * 0.35, col)]
+
+
+def _dotted(xx, yy, rng, col):
+    period = rng.uniform(14, 24)
+    r = period * rng.uniform(0.13, 0.22)
+    row = np.floor(yy / period)
+    dx = (xx + row * period / 2) % period - period / 2
+    dy = yy % period - period / 2
+    alpha = np.clip(r + 0.5 - np.sqrt(dx * dx + dy * dy), 0, 1)
+    return [(alpha.astype(np.float32), col)]
+
+
+def _floral(size, crop, bbox, rng, shade, col):
+    x0, y0, x1, y1 = bbox
+    bw, bh = max(x1 - x0, 1), max(y1 - y0, 1)
+    petals = Image.new("L", (size, size), 0)
+    centres = Image.new("L", (size, size), 0)
+    dp, dc = ImageDraw.Draw(petals), ImageDraw.Draw(centres)
+    step = rng.uniform(34, 46)
+    pr = step * rng.uniform(0.11, 0.14)
+    ny, nx = int(bh / step) + 2, int(bw / step) + 2
+    for iy in range(ny):
+        for ix in range(nx):
+            cx = x0 + (ix + 0.5 * (iy % 2)) * step + rng.uniform(-5, 5)
+            cy = y0 + iy * step + rng.uniform(-5, 5)
+            rot = rng.uniform(0, 2 * math.pi)
+            for k in range(5):
+                a = rot + k * 2 * math.pi / 5
+                px, py = cx + 1.3 * pr * math.cos(a), cy + 1.3 * pr * math.sin(a)
+                dp.ellipse([px - pr, py - pr, px + pr, py + pr], fill=255)
+            dc.ellipse([cx - pr * 0.6, cy - pr * 0.6, cx + pr * 0.6, cy + pr * 0.6], fill=255)
+    centre_col = np.array(COLOR_SHADES["yellow"][0], dtype=np.float32)
+    if float(np.abs(centre_col - shade).sum()) < 120:
+        centre_col = np.array((250, 250, 245), dtype=np.float32)
+    return [
+        (np.asarray(petals, dtype=np.float32)[crop] / 255, col),
+        (np.asarray(centres, dtype=np.float32)[crop] / 255, centre_col),
+    ]
+
+
+def _motif(d: ImageDraw.ImageDraw, kind: int, cx: float, cy: float, r: float) -> None:
+    """Draw graphic print ``kind`` (star, ring with a bar, mountains, letters) at (cx, cy)."""
+    if kind == 0:  # star
+        pts = []
+        for k in range(10):
+            rad = r if k % 2 == 0 else r * 0.45
+            a = -math.pi / 2 + k * math.pi / 5
+            pts.append((cx + rad * math.cos(a), cy + rad * math.sin(a)))
+        d.polygon(pts, fill=255)
+    elif kind == 1:  # ring with a bar
+        d.ellipse([cx - r, cy - r, cx + r, cy + r], outline=255, width=max(3, int(r / 4)))
+        d.rectangle([cx - r * 0.9, cy - r * 0.15, cx + r * 0.9, cy + r * 0.15], fill=255)
+    elif kind == 2:  # mountains and sun
+        d.polygon(
+            [
+                (cx - r * 1.2, cy + r * 0.6),
+                (cx - r * 0.3, cy - r * 0.5),
+                (cx + 0.2 * r, cy + r * 0.1),
+                (cx + r * 0.6, cy - r * 0.2),
+                (cx + r * 1.2, cy + r * 0.6),
+            ],
+            fill=255,
+        )
+        d.ellipse([cx + r * 0.3, cy - r * 1.0, cx + r * 0.8, cy - r * 0.5], fill=255)
+    else:  # block lettering
+        bwid = r * 0.45
+        for k in range(3):
+            lx = cx - r * 1.1 + k * (bwid + r * 0.3)
+            d.rectangle([lx, cy - r * 0.6, lx + bwid, cy + r * 0.6], fill=255)
+            d.rectangle([lx, cy - r * 0.6, lx + bwid * 1.6, cy - r * 0.3], fill=255)
+
+
+def _graphic(size, crop, bbox, rng, col):
+    x0, y0, x1, y1 = bbox
+    bw, bh = max(x1 - x0, 1), max(y1 - y0, 1)
+    layer = Image.new("L", (size, size), 0)
+    cx, cy = (x0 + x1) / 2, y0 + bh * rng.uniform(0.38, 0.5)
+    r = min(bw, bh) * rng.uniform(0.17, 0.22)
+    _motif(ImageDraw.Draw(layer), int(rng.integers(4)), cx, cy, r)
+    return [(np.asarray(layer, dtype=np.float32)[crop] / 255, col)]
+
+
 def _pattern_layers(pattern, size, crop, bbox, rng, shade):
     """(alpha, rgb) layers, cropped to ``crop``, to paint over the product's base colour."""
     if pattern == "solid":
         return []
     yy, xx = (g[crop] for g in _grid(size))
     col = _contrast_color(shade, rng)
-    x0, y0, x1, y1 = bbox
-    bw, bh = max(x1 - x0, 1), max(y1 - y0, 1)
     if pattern == "striped":
-        period = rng.uniform(12, 26)
-        frac = rng.uniform(0.25, 0.4)
-        ang = 0.0 if rng.random() < 0.75 else math.pi / 2
-        u = xx * math.sin(ang) + yy * math.cos(ang) + rng.uniform(0, period)
-        alpha = ((u % period) < period * frac).astype(np.float32)
-        return [(alpha, col)]
+        return _striped(xx, yy, rng, col)
     if pattern == "checked":
-        period = rng.uniform(16, 30)
-        frac = rng.uniform(0.22, 0.3)
-        a = ((xx + rng.uniform(0, period)) % period) < period * frac
-        b = ((yy + rng.uniform(0, period)) % period) < period * frac
-        return [((a | b).astype(np.float32) * 0.55 + (a & b).astype(np.float32) * 0.35, col)]
+        return _checked(xx, yy, rng, col)
     if pattern == "dotted":
-        period = rng.uniform(14, 24)
-        r = period * rng.uniform(0.13, 0.22)
-        row = np.floor(yy / period)
-        dx = (xx + row * period / 2) % period - period / 2
-        dy = yy % period - period / 2
-        alpha = np.clip(r + 0.5 - np.sqrt(dx * dx + dy * dy), 0, 1)
-        return [(alpha.astype(np.float32), col)]
+        return _dotted(xx, yy, rng, col)
     if pattern == "floral":
-        petals = Image.new("L", (size, size), 0)
-        centres = Image.new("L", (size, size), 0)
-        dp, dc = ImageDraw.Draw(petals), ImageDraw.Draw(centres)
-        step = rng.uniform(34, 46)
-        pr = step * rng.uniform(0.11, 0.14)
-        ny, nx = int(bh / step) + 2, int(bw / step) + 2
-        for iy in range(ny):
-            for ix in range(nx):
-                cx = x0 + (ix + 0.5 * (iy % 2)) * step + rng.uniform(-5, 5)
-                cy = y0 + iy * step + rng.uniform(-5, 5)
-                rot = rng.uniform(0, 2 * math.pi)
-                for k in range(5):
-                    a = rot + k * 2 * math.pi / 5
-                    px, py = cx + 1.3 * pr * math.cos(a), cy + 1.3 * pr * math.sin(a)
-                    dp.ellipse([px - pr, py - pr, px + pr, py + pr], fill=255)
-                dc.ellipse([cx - pr * 0.6, cy - pr * 0.6, cx + pr * 0.6, cy + pr * 0.6], fill=255)
-        centre_col = np.array(COLOR_SHADES["yellow"][0], dtype=np.float32)
-        if float(np.abs(centre_col - shade).sum()) < 120:
-            centre_col = np.array((250, 250, 245), dtype=np.float32)
-        return [
-            (np.asarray(petals, dtype=np.float32)[crop] / 255, col),
-            (np.asarray(centres, dtype=np.float32)[crop] / 255, centre_col),
-        ]
+        return _floral(size, crop, bbox, rng, shade, col)
     if pattern == "graphic":
-        layer = Image.new("L", (size, size), 0)
-        d = ImageDraw.Draw(layer)
-        cx, cy = (x0 + x1) / 2, y0 + bh * rng.uniform(0.38, 0.5)
-        r = min(bw, bh) * rng.uniform(0.17, 0.22)
-        kind = int(rng.integers(4))
-        if kind == 0:  # star
-            pts = []
-            for k in range(10):
-                rad = r if k % 2 == 0 else r * 0.45
-                a = -math.pi / 2 + k * math.pi / 5
-                pts.append((cx + rad * math.cos(a), cy + rad * math.sin(a)))
-            d.polygon(pts, fill=255)
-        elif kind == 1:  # ring with a bar
-            d.ellipse([cx - r, cy - r, cx + r, cy + r], outline=255, width=max(3, int(r / 4)))
-            d.rectangle([cx - r * 0.9, cy - r * 0.15, cx + r * 0.9, cy + r * 0.15], fill=255)
-        elif kind == 2:  # mountains and sun
-            d.polygon(
-                [
-                    (cx - r * 1.2, cy + r * 0.6),
-                    (cx - r * 0.3, cy - r * 0.5),
-                    (cx + 0.2 * r, cy + r * 0.1),
-                    (cx + r * 0.6, cy - r * 0.2),
-                    (cx + r * 1.2, cy + r * 0.6),
-                ],
-                fill=255,
-            )
-            d.ellipse([cx + r * 0.3, cy - r * 1.0, cx + r * 0.8, cy - r * 0.5], fill=255)
-        else:  # block lettering
-            bwid = r * 0.45
-            for k in range(3):
-                lx = cx - r * 1.1 + k * (bwid + r * 0.3)
-                d.rectangle([lx, cy - r * 0.6, lx + bwid, cy + r * 0.6], fill=255)
-                d.rectangle([lx, cy - r * 0.6, lx + bwid * 1.6, cy - r * 0.3], fill=255)
-        return [(np.asarray(layer, dtype=np.float32)[crop] / 255, col)]
+        return _graphic(size, crop, bbox, rng, col)
     raise ValueError(f"unknown pattern {pattern!r}; use one of {', '.join(PATTERNS)}")
 
 
-def render(
-    category: str, color: str, pattern: str = "solid", *, seed: int = 0, size: int = 320
-) -> Rendering:
-    """Render one product photo of ``category`` in ``color`` with ``pattern``."""
-    if color not in COLOR_SHADES:
-        raise ValueError(f"unknown color {color!r}; use one of {', '.join(COLORS)}")
-    if pattern not in PATTERNS:
-        raise ValueError(f"unknown pattern {pattern!r}; use one of {', '.join(PATTERNS)}")
-    rng = np.random.default_rng(seed)
-    polys, ellipses, details, upper = _shapes(category, rng.uniform(-1, 1, 3))
-    scale = rng.uniform(0.78, 0.94)
-    dx, dy = rng.uniform(-0.04, 0.04, 2) * size
-    mask_img = _draw_mask(size, polys, ellipses, details, scale, dx, dy)
-    mask = np.asarray(mask_img) > 127
-    alpha = np.asarray(mask_img.filter(ImageFilter.GaussianBlur(0.7)), dtype=np.float32) / 255
+def _cast_shadow(bg: np.ndarray, mask_img: Image.Image, size: int, rng) -> np.ndarray:
+    """``bg`` darkened by a soft shadow of the product, offset down and to the right."""
+    off = mask_img.transform(mask_img.size, Image.AFFINE, (1, 0, -size * 0.02, 0, 1, -size * 0.03))
+    sh = np.asarray(off.filter(ImageFilter.BoxBlur(size * 0.025)), dtype=np.float32) / 255
+    return bg * (1 - rng.uniform(0.18, 0.3) * sh)[:, :, None]
 
-    bg, bg_kind = _background(size, rng)
-    shadow = bool(rng.random() < 0.45)
-    if shadow:
-        off = mask_img.transform(
-            mask_img.size, Image.AFFINE, (1, 0, -size * 0.02, 0, 1, -size * 0.03)
-        )
-        sh = np.asarray(off.filter(ImageFilter.BoxBlur(size * 0.025)), dtype=np.float32) / 255
-        bg = bg * (1 - rng.uniform(0.18, 0.3) * sh)[:, :, None]
 
-    shade = product_shade(color, rng)
+def _bbox_and_crop(mask: np.ndarray):
+    """The product's bounding box (x0, y0, x1, y1) and the padded crop around it."""
     ys, xs = np.nonzero(mask)
     bbox = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
     pad = 3  # the soft edge of alpha reaches a little past the mask
@@ -558,24 +620,22 @@ def render(
         slice(max(bbox[1] - pad, 0), bbox[3] + pad + 1),
         slice(max(bbox[0] - pad, 0), bbox[2] + pad + 1),
     )
+    return bbox, crop
+
+
+def _lighting(mask_img: Image.Image, crop, size: int, rng) -> np.ndarray:
+    """Brightness over the crop: a light gradient, folds, darker towards the outline."""
     yy, xx = (g[crop] for g in _grid(size))
     gx, gy = rng.uniform(-0.12, 0.12, 2) / size
     light = 1.0 + gx * (xx - size / 2) + gy * (yy - size / 2)
     light += 0.035 * np.sin(xx * rng.uniform(0.03, 0.07) + rng.uniform(0, 6.3))  # folds
     edge = np.asarray(mask_img.filter(ImageFilter.BoxBlur(size * 0.02)), dtype=np.float32)
     light *= 0.86 + 0.14 / 255 * edge[crop]  # darker towards the outline: a little volume
-    light3 = light[:, :, None]
-    fg = np.broadcast_to(shade, (*light.shape, 3)).copy()
-    pmask = mask_img
-    if upper is not None:  # shoes: only the upper is coloured and patterned
-        pmask = Image.new("L", (size, size), 0)
-        ImageDraw.Draw(pmask).polygon(_to_px(upper[0], size, scale, dx, dy), fill=255)
-    parea = np.asarray(pmask, dtype=np.float32)[crop] / 255
-    for layer, col in _pattern_layers(pattern, size, crop, bbox, rng, shade):
-        a = (layer * parea)[:, :, None]
-        fg = fg * (1 - a) + col * a
-    fg *= light3
+    return light
 
+
+def _draw_details(fg, details, light3, crop, size, scale, dx, dy, rng) -> np.ndarray:
+    """``fg`` with seams, buttons, zips and soles drawn on (in the order listed)."""
     det = Image.new("L", (size, size), 0)
     dd = ImageDraw.Draw(det)
     lw = max(1, size // 160)
@@ -600,6 +660,45 @@ def render(
             fg = fg * (1 - a) + tone * light3 * a
     seams = np.asarray(det, dtype=np.float32)[crop][:, :, None] / 255
     fg *= 1 - 0.35 * seams
+    return fg
+
+
+def render(
+    category: str, color: str, pattern: str = "solid", *, seed: int = 0, size: int = 320
+) -> Rendering:
+    """Render one product photo of ``category`` in ``color`` with ``pattern``."""
+    if color not in COLOR_SHADES:
+        raise ValueError(f"unknown color {color!r}; use one of {', '.join(COLORS)}")
+    if pattern not in PATTERNS:
+        raise ValueError(f"unknown pattern {pattern!r}; use one of {', '.join(PATTERNS)}")
+    rng = np.random.default_rng(seed)
+    polys, ellipses, details, upper = _shapes(category, rng.uniform(-1, 1, 3))
+    scale = rng.uniform(0.78, 0.94)
+    dx, dy = rng.uniform(-0.04, 0.04, 2) * size
+    mask_img = _draw_mask(size, polys, ellipses, details, scale, dx, dy)
+    mask = np.asarray(mask_img) > 127
+    alpha = np.asarray(mask_img.filter(ImageFilter.GaussianBlur(0.7)), dtype=np.float32) / 255
+
+    bg, bg_kind = _background(size, rng)
+    shadow = bool(rng.random() < 0.45)
+    if shadow:
+        bg = _cast_shadow(bg, mask_img, size, rng)
+
+    shade = product_shade(color, rng)
+    bbox, crop = _bbox_and_crop(mask)
+    light = _lighting(mask_img, crop, size, rng)
+    light3 = light[:, :, None]
+    fg = np.broadcast_to(shade, (*light.shape, 3)).copy()
+    pmask = mask_img
+    if upper is not None:  # shoes: only the upper is coloured and patterned
+        pmask = Image.new("L", (size, size), 0)
+        ImageDraw.Draw(pmask).polygon(_to_px(upper[0], size, scale, dx, dy), fill=255)
+    parea = np.asarray(pmask, dtype=np.float32)[crop] / 255
+    for layer, col in _pattern_layers(pattern, size, crop, bbox, rng, shade):
+        a = (layer * parea)[:, :, None]
+        fg = fg * (1 - a) + col * a
+    fg *= light3
+    fg = _draw_details(fg, details, light3, crop, size, scale, dx, dy, rng)
 
     a = alpha[crop][:, :, None]
     bg[crop] = bg[crop] * (1 - a) + fg * a
