@@ -340,6 +340,177 @@ def _now(conn) -> str:
         return cur.fetchone()[0].isoformat()
 
 
+def _require_catalog(conn, schema: str) -> None:
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s)", (f"{_ident(schema).as_string(conn)}.ground_truth",))
+        if cur.fetchone()[0] is None:
+            raise CatalogMissingError(
+                f"{schema}.products/ground_truth not found: seed the demo catalogue first "
+                "(python -m enrichment demo seed), or set ENRICHMENT_SOURCE_SCHEMA"
+            )
+
+
+def _active_products(conn, s: sql.Identifier) -> list[tuple]:
+    """(id, sku, language, title, description, price, stock, category, color, pattern)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL(
+                "SELECT p.id, p.sku, p.language, p.title, p.description, p.price, p.stock, "
+                "g.category, g.color, g.pattern FROM {s}.products p "
+                "LEFT JOIN {s}.ground_truth g ON g.sku = p.sku "
+                "WHERE NOT p.is_deleted ORDER BY p.id"
+            ).format(s=s)
+        )
+        return cur.fetchall()
+
+
+def _pick(rng: random.Random, active: list[tuple], counts: dict[str, int]) -> dict[str, list]:
+    """Distinct active products for each kind of change (one change per product)."""
+    total = sum(counts.values())
+    if total > len(active):
+        raise ValueError(
+            f"rates ask for {total} changed products but only {len(active)} are "
+            "active; lower rates or day_fraction"
+        )
+    chosen = rng.sample(active, total)
+    picks: dict[str, list[tuple]] = {}
+    at = 0
+    for kind in counts:
+        picks[kind] = sorted(chosen[at : at + counts[kind]])
+        at += counts[kind]
+    return picks
+
+
+def _change_prices(conn, cur, s: sql.Identifier, rng: random.Random, picked) -> list[str]:
+    rows = []
+    for pid, _sku, _lang, _t, _d, price, stock, *_ in picked:
+        what = rng.random()
+        new_price, new_stock = float(price), int(stock)
+        if what < 0.6:
+            new_price = listings.new_price(rng, float(price))
+        if what > 0.4 or new_price == float(price):
+            new_stock = max(0, int(stock) + rng.randint(-40, 60))
+            if new_stock == stock:
+                new_stock = stock + 1
+        rows.append((pid, new_price, new_stock))
+    psycopg2.extras.execute_values(
+        cur,
+        sql.SQL(
+            "UPDATE {s}.products p SET price = v.price::numeric, stock = v.stock::int, "
+            "updated_at = clock_timestamp() FROM (VALUES %s) AS v(id, price, stock) "
+            "WHERE p.id = v.id"
+        )
+        .format(s=s)
+        .as_string(conn),
+        rows,
+    )
+    return [r[1] for r in picked]
+
+
+def _edit_texts(conn, cur, s: sql.Identifier, rng: random.Random, picked) -> list[str]:
+    rows = []
+    for pid, _sku, lang, title, desc, *_ in picked:
+        rows.append((pid, *listings.edit_text(rng, lang, title, desc)))
+    psycopg2.extras.execute_values(
+        cur,
+        sql.SQL(
+            "UPDATE {s}.products p SET title = v.title, description = v.description, "
+            "updated_at = clock_timestamp() FROM (VALUES %s) AS v(id, title, description) "
+            "WHERE p.id = v.id"
+        )
+        .format(s=s)
+        .as_string(conn),
+        rows,
+    )
+    return [r[1] for r in picked]
+
+
+def _new_look(rng: random.Random, row: tuple) -> tuple[str, str, str]:
+    """The category, colour and pattern of a new primary photo for ``row``.
+
+    The colour or pattern changes only when the listing's text does not state it.
+    """
+    _pid, _sku, lang, title, desc, _p, _s, category, color, pattern = row
+    if category is None:  # not a demo product: no known look, keep it plain
+        category, color, pattern = "t-shirt", "gray", "solid"
+    words = f"{title} {desc}"
+    if rng.random() < 0.6 and not listings.mentions_color(words, lang):
+        color = rng.choice([c for c in demo_images.COLORS if c != color])
+    if rng.random() < 0.4 and not listings.mentions_pattern(words, lang):
+        pattern = rng.choice([p for p in demo_images.PATTERNS if p != pattern])
+    return category, color, pattern
+
+
+def _replace_primary_image(cur, s: sql.Identifier, pid: int, sku: str, url: str, look) -> None:
+    cur.execute(
+        sql.SQL(
+            "UPDATE {s}.product_images SET url = %s, updated_at = clock_timestamp() "
+            "WHERE product_id = %s AND position = 0"
+        ).format(s=s),
+        (url, pid),
+    )
+    if cur.rowcount == 0:
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO {s}.product_images (product_id, position, url) VALUES (%s, 0, %s)"
+            ).format(s=s),
+            (pid, url),
+        )
+    cur.execute(
+        sql.SQL("UPDATE {s}.products SET updated_at = clock_timestamp() WHERE id = %s").format(s=s),
+        (pid,),
+    )
+    cur.execute(
+        sql.SQL(
+            "INSERT INTO {s}.ground_truth (sku, category, color, pattern) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (sku) DO UPDATE SET color = EXCLUDED.color, "
+            "pattern = EXCLUDED.pattern, broken_image = NULL"
+        ).format(s=s),
+        (sku, *look),
+    )
+
+
+def _new_photos(cur, s, rng: random.Random, picked, image_root: Path, seed: int) -> list[str]:
+    changed = []
+    for row in picked:
+        pid, sku = row[0], row[1]
+        look = _new_look(rng, row)
+        url = _new_url(sku, 0, rng, image_root)
+        _write_image((str(image_root / url), *look, _image_seed(seed, pid, 0, url), None))
+        _replace_primary_image(cur, s, pid, sku, url, look)
+        changed.append(sku)
+    return changed
+
+
+def _add_products(conn, schema: str, n_new: int, rng, image_root: Path, seed: int) -> list[str]:
+    new_items = (
+        [_make_product(pid, rng, image_root, seed) for pid in _next_ids(conn, schema, n_new)]
+        if n_new
+        else []
+    )
+    _render_all(new_items, image_root, workers=1)
+    _insert(conn, schema, new_items)
+    return [p.sku for p in new_items]
+
+
+def _soft_delete(cur, s: sql.Identifier, picked) -> list[str]:
+    cur.execute(
+        sql.SQL(
+            "UPDATE {s}.products SET is_deleted = true, "
+            "updated_at = clock_timestamp() WHERE id = ANY(%s)"
+        ).format(s=s),
+        ([r[0] for r in picked],),
+    )
+    return [r[1] for r in picked]
+
+
+def _hard_delete(cur, s: sql.Identifier, picked) -> list[str]:
+    gone = [r[1] for r in picked]
+    cur.execute(sql.SQL("DELETE FROM {s}.products WHERE sku = ANY(%s)").format(s=s), (gone,))
+    cur.execute(sql.SQL("DELETE FROM {s}.ground_truth WHERE sku = ANY(%s)").format(s=s), (gone,))
+    return gone
+
+
 def mutate(
     conn,
     *,
@@ -368,39 +539,13 @@ def mutate(
         seed = random.SystemRandom().randrange(2**31)
     rng = random.Random(seed)
     s = _ident(schema)
-    with conn.cursor() as cur:
-        cur.execute("SELECT to_regclass(%s)", (f"{s.as_string(conn)}.ground_truth",))
-        if cur.fetchone()[0] is None:
-            raise CatalogMissingError(
-                f"{schema}.products/ground_truth not found: seed the demo catalogue first "
-                "(python -m enrichment demo seed), or set ENRICHMENT_SOURCE_SCHEMA"
-            )
+    _require_catalog(conn, schema)
     started_at = _now(conn)
-    with conn.cursor() as cur:
-        cur.execute(
-            sql.SQL(
-                "SELECT p.id, p.sku, p.language, p.title, p.description, p.price, p.stock, "
-                "g.category, g.color, g.pattern FROM {s}.products p "
-                "LEFT JOIN {s}.ground_truth g ON g.sku = p.sku "
-                "WHERE NOT p.is_deleted ORDER BY p.id"
-            ).format(s=s)
-        )
-        active = cur.fetchall()
+    active = _active_products(conn, s)
     counts = {
         k: _count(rng, len(active), rates[k] * day_fraction) for k in MUTATION_KINDS if k != "new"
     }
-    total = sum(counts.values())
-    if total > len(active):
-        raise ValueError(
-            f"rates ask for {total} changed products but only {len(active)} are "
-            "active; lower rates or day_fraction"
-        )
-    chosen = rng.sample(active, total)
-    picks: dict[str, list[tuple]] = {}
-    at = 0
-    for kind in counts:
-        picks[kind] = sorted(chosen[at : at + counts[kind]])
-        at += counts[kind]
+    picks = _pick(rng, active, counts)
     skus: dict[str, list[str]] = {}
 
     def done(kind: str, affected: list[str]) -> None:
@@ -409,125 +554,13 @@ def mutate(
             conn.commit()
 
     with conn.cursor() as cur:
-        rows = []
-        for pid, _sku, _lang, _t, _d, price, stock, *_ in picks["price_stock"]:
-            what = rng.random()
-            new_price, new_stock = float(price), int(stock)
-            if what < 0.6:
-                new_price = listings.new_price(rng, float(price))
-            if what > 0.4 or new_price == float(price):
-                new_stock = max(0, int(stock) + rng.randint(-40, 60))
-                if new_stock == stock:
-                    new_stock = stock + 1
-            rows.append((pid, new_price, new_stock))
-        psycopg2.extras.execute_values(
-            cur,
-            sql.SQL(
-                "UPDATE {s}.products p SET price = v.price::numeric, stock = v.stock::int, "
-                "updated_at = clock_timestamp() FROM (VALUES %s) AS v(id, price, stock) "
-                "WHERE p.id = v.id"
-            )
-            .format(s=s)
-            .as_string(conn),
-            rows,
-        )
-        done("price_stock", [r[1] for r in picks["price_stock"]])
-
-        rows = []
-        for pid, _sku, lang, title, desc, *_ in picks["text"]:
-            rows.append((pid, *listings.edit_text(rng, lang, title, desc)))
-        psycopg2.extras.execute_values(
-            cur,
-            sql.SQL(
-                "UPDATE {s}.products p SET title = v.title, description = v.description, "
-                "updated_at = clock_timestamp() FROM (VALUES %s) AS v(id, title, description) "
-                "WHERE p.id = v.id"
-            )
-            .format(s=s)
-            .as_string(conn),
-            rows,
-        )
-        done("text", [r[1] for r in picks["text"]])
-
-        changed = []
-        for pid, sku, lang, title, desc, _p, _s, category, color, pattern in picks["image"]:
-            if category is None:  # not a demo product: no known look, keep it plain
-                category, color, pattern = "t-shirt", "gray", "solid"
-            words = f"{title} {desc}"
-            if rng.random() < 0.6 and not listings.mentions_color(words, lang):
-                color = rng.choice([c for c in demo_images.COLORS if c != color])
-            if rng.random() < 0.4 and not listings.mentions_pattern(words, lang):
-                pattern = rng.choice([p for p in demo_images.PATTERNS if p != pattern])
-            url = _new_url(sku, 0, rng, image_root)
-            _write_image(
-                (
-                    str(image_root / url),
-                    category,
-                    color,
-                    pattern,
-                    _image_seed(seed, pid, 0, url),
-                    None,
-                )
-            )
-            cur.execute(
-                sql.SQL(
-                    "UPDATE {s}.product_images SET url = %s, updated_at = clock_timestamp() "
-                    "WHERE product_id = %s AND position = 0"
-                ).format(s=s),
-                (url, pid),
-            )
-            if cur.rowcount == 0:
-                cur.execute(
-                    sql.SQL(
-                        "INSERT INTO {s}.product_images (product_id, position, url) "
-                        "VALUES (%s, 0, %s)"
-                    ).format(s=s),
-                    (pid, url),
-                )
-            cur.execute(
-                sql.SQL(
-                    "UPDATE {s}.products SET updated_at = clock_timestamp() WHERE id = %s"
-                ).format(s=s),
-                (pid,),
-            )
-            cur.execute(
-                sql.SQL(
-                    "INSERT INTO {s}.ground_truth (sku, category, color, pattern) "
-                    "VALUES (%s, %s, %s, %s) ON CONFLICT (sku) DO UPDATE SET color = EXCLUDED.color, "
-                    "pattern = EXCLUDED.pattern, broken_image = NULL"
-                ).format(s=s),
-                (sku, category, color, pattern),
-            )
-            changed.append(sku)
-        done("image", changed)
-
+        done("price_stock", _change_prices(conn, cur, s, rng, picks["price_stock"]))
+        done("text", _edit_texts(conn, cur, s, rng, picks["text"]))
+        done("image", _new_photos(cur, s, rng, picks["image"], image_root, seed))
         n_new = _count(rng, len(active), rates["new"] * day_fraction)
-        new_items = (
-            [_make_product(pid, rng, image_root, seed) for pid in _next_ids(conn, schema, n_new)]
-            if n_new
-            else []
-        )
-        _render_all(new_items, image_root, workers=1)
-        _insert(conn, schema, new_items)
-        done("new", [p.sku for p in new_items])
-
-        ids = [r[0] for r in picks["soft_delete"]]
-        cur.execute(
-            sql.SQL(
-                "UPDATE {s}.products SET is_deleted = true, "
-                "updated_at = clock_timestamp() WHERE id = ANY(%s)"
-            ).format(s=s),
-            (ids,),
-        )
-        done("soft_delete", [r[1] for r in picks["soft_delete"]])
-
-        gone = [r[1] for r in picks["hard_delete"]]
-        cur.execute(sql.SQL("DELETE FROM {s}.products WHERE sku = ANY(%s)").format(s=s), (gone,))
-        cur.execute(
-            sql.SQL("DELETE FROM {s}.ground_truth WHERE sku = ANY(%s)").format(s=s), (gone,)
-        )
-        done("hard_delete", gone)
-
+        done("new", _add_products(conn, schema, n_new, rng, image_root, seed))
+        done("soft_delete", _soft_delete(cur, s, picks["soft_delete"]))
+        done("hard_delete", _hard_delete(cur, s, picks["hard_delete"]))
         cur.execute(sql.SQL("SELECT count(*) FROM {s}.products WHERE NOT is_deleted").format(s=s))
         active_after = int(cur.fetchone()[0])
     return {
