@@ -51,23 +51,8 @@ def run_notes(run: dict) -> list[str]:
     return notes
 
 
-def context(
-    run: dict,
-    checks: list[dict],
-    metrics: dict,
-    data: dict,
-    trend: list[dict],
-    *,
-    checked_at: str,
-    data_docs: str | None,
-) -> dict:
-    """The template's view of one run (plain values and ready-made SVG)."""
-    from markupsafe import Markup
-
-    thresholds = data.get("thresholds", {})
-    by_outcome = {
-        k: sum(1 for c in checks if c["outcome"] == k) for k in ("pass", "fail", "warn", "skipped")
-    }
+def _groups(checks: list[dict]) -> list[dict]:
+    """The checks by category, in :data:`CATEGORY_HELP` order, with each one's help."""
     groups = []
     for category, help_text in CATEGORY_HELP.items():
         items = [c for c in checks if c["category"] == category]
@@ -79,11 +64,16 @@ def context(
                     "checks": items,
                 }
             )
-    attrs = sorted({c["attribute"] for c in data.get("coverage", [])} - {"any"})
+    return groups
+
+
+def _coverage(coverage: list[dict]) -> dict:
+    """The coverage table: a row per category, a heat-coloured cell per attribute."""
+    attrs = sorted({c["attribute"] for c in coverage} - {"any"})
     cells: dict[str, dict] = {}
-    for c in data.get("coverage", []):
+    for c in coverage:
         cells.setdefault(c["category"], {})[c["attribute"]] = c
-    coverage_rows = []
+    rows = []
     for category in sorted(cells, key=lambda k: (k == "unknown", k)):
         row = cells[category]
         products = row.get("any", {}).get("applicable", 0)
@@ -95,9 +85,15 @@ def context(
                 out.append({"text": pct(ratio, 0), "bg": _heat(ratio), **cell})
             else:
                 out.append(None)
-        coverage_rows.append({"category": category, "products": products, "cells": out})
+        rows.append({"category": category, "products": products, "cells": out})
+    return {"attributes": attrs, "rows": rows}
+
+
+def _distributions(data: dict, max_psi: float) -> list[dict]:
+    """Per attribute: a bar chart of its top values against the previous run, and its PSI."""
+    from markupsafe import Markup
+
     drift = data.get("drift") or {}
-    max_psi = thresholds.get("max_psi", 0.25)
     dists: dict[str, list[dict]] = {}
     for d in data.get("distributions", []):
         dists.setdefault(d["attribute"], []).append(d)
@@ -121,15 +117,13 @@ def context(
                 "more": max(0, len(rows) - TOP_VALUES),
             }
         )
-    histograms = [
-        {"attribute": a, "svg": Markup(svg.histogram(c, title=f"{a} confidence"))}
-        for a, c in (data.get("histograms") or {}).items()
-    ]
-    quarantine = data.get("quarantine") or []
-    q_check = next((c for c in checks if c["name"] == "error_rate.quarantine"), None)
-    fresh = data.get("freshness")
+    return distributions
+
+
+def _accuracy(data: dict, checks: list[dict]) -> list[dict]:
+    """Precision per attribute on the golden sample, with its threshold."""
     precision = {c["name"].split(".", 1)[1]: c for c in checks if c["category"] == "accuracy"}
-    accuracy = [
+    return [
         {
             "attribute": a["attribute"],
             "emitted": a["emitted"],
@@ -141,6 +135,11 @@ def context(
         }
         for a in data.get("accuracy") or []
     ]
+
+
+def _trends(trend: list[dict], thresholds: dict) -> list[dict]:
+    """A line chart per headline metric over the recent runs, with its limit if any."""
+    from markupsafe import Markup
 
     def series(key):
         return [
@@ -175,6 +174,17 @@ def context(
         ),
         ("Failed checks", "failed", lambda v: f"{v:.0f}", None),
     ]
+    return [
+        {
+            "title": title,
+            "svg": Markup(svg.trend(series(key), title=title, fmt=fmt, limit=limit)),
+        }
+        for title, key, fmt, limit in trends
+    ]
+
+
+def _tiles(run: dict, metrics: dict) -> list[dict]:
+    """The headline numbers at the top of the page."""
     tiles = [
         ("active_skus", "Active products", f"{metrics.get('active_skus') or 0:,}"),
         ("coverage_any", "Products with a tag", pct(metrics.get("coverage_any"), 2)),
@@ -197,6 +207,47 @@ def context(
             str((run.get("summary") or {}).get("processed", "n/a")),
         ),
     ]
+    return [{"key": k, "label": label, "value": v} for k, label, v in tiles]
+
+
+def _quarantine_line(checks: list[dict]) -> str:
+    q_check = next((c for c in checks if c["name"] == "error_rate.quarantine"), None)
+    if not q_check:
+        return "Not checked."
+    return (
+        f"{q_check['observed_text']} of the images of active products "
+        f"could not be used (threshold {q_check['threshold_text']})."
+    )
+
+
+def _freshness_line(fresh: dict | None) -> str:
+    if not fresh:
+        return "Not checked (no incremental run bounds it)."
+    return (
+        f"{fresh['stale']} of {fresh['population']} products changed up to "
+        f"{fresh['bound']} are not processed yet."
+    )
+
+
+def context(
+    run: dict,
+    checks: list[dict],
+    metrics: dict,
+    data: dict,
+    trend: list[dict],
+    *,
+    checked_at: str,
+    data_docs: str | None,
+) -> dict:
+    """The template's view of one run (plain values and ready-made SVG)."""
+    from markupsafe import Markup
+
+    thresholds = data.get("thresholds", {})
+    by_outcome = {
+        k: sum(1 for c in checks if c["outcome"] == k) for k in ("pass", "fail", "warn", "skipped")
+    }
+    max_psi = thresholds.get("max_psi", 0.25)
+    fresh = data.get("freshness")
     return {
         "run": run,
         "passed": by_outcome["fail"] == 0,
@@ -210,39 +261,26 @@ def context(
             "warnings": by_outcome["warn"],
             "skipped": by_outcome["skipped"],
         },
-        "tiles": [{"key": k, "label": label, "value": v} for k, label, v in tiles],
+        "tiles": _tiles(run, metrics),
         "failures": [c for c in checks if c["outcome"] in ("fail", "warn")],
-        "groups": groups,
-        "coverage": {"attributes": attrs, "rows": coverage_rows},
-        "distributions": distributions,
-        "histograms": histograms,
+        "groups": _groups(checks),
+        "coverage": _coverage(data.get("coverage", [])),
+        "distributions": _distributions(data, max_psi),
+        "histograms": [
+            {"attribute": a, "svg": Markup(svg.histogram(c, title=f"{a} confidence"))}
+            for a, c in (data.get("histograms") or {}).items()
+        ],
         "previous_run": data.get("previous_run"),
         "max_psi": max_psi,
-        "quarantine": quarantine,
-        "quarantine_line": (
-            f"{q_check['observed_text']} of the images of active products "
-            f"could not be used (threshold {q_check['threshold_text']})."
-            if q_check
-            else "Not checked."
-        ),
-        "accuracy": accuracy,
+        "quarantine": data.get("quarantine") or [],
+        "quarantine_line": _quarantine_line(checks),
+        "accuracy": _accuracy(data, checks),
         "golden": (data.get("golden") or {}).get("source"),
-        "freshness_line": (
-            f"{fresh['stale']} of {fresh['population']} products changed up to "
-            f"{fresh['bound']} are not processed yet."
-            if fresh
-            else "Not checked (no incremental run bounds it)."
-        ),
+        "freshness_line": _freshness_line(fresh),
         "stale": (fresh or {}).get("samples", []),
         "store_counts": data.get("store_counts") or [],
         "notes": data.get("notes") or [],
-        "trends": [
-            {
-                "title": title,
-                "svg": Markup(svg.trend(series(key), title=title, fmt=fmt, limit=limit)),
-            }
-            for title, key, fmt, limit in trends
-        ],
+        "trends": _trends(trend, thresholds),
         "taxonomy_version": data.get("taxonomy_version"),
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
