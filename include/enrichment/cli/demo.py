@@ -25,7 +25,12 @@ def register(subparsers) -> None:
         dest="demo_command",
         metavar="SUBCOMMAND",
     )
+    _register_seed(sub)
+    _register_mutate(sub)
+    _register_run(sub)
 
+
+def _register_seed(sub) -> None:
     seed = sub.add_parser(
         "seed",
         help="create and fill the demo catalogue",
@@ -48,6 +53,8 @@ def register(subparsers) -> None:
     seed.add_argument("--json", action="store_true", help="print the summary as JSON")
     seed.set_defaults(func=cmd_seed)
 
+
+def _register_mutate(sub) -> None:
     mutate = sub.add_parser(
         "mutate",
         help="apply one day of catalogue changes",
@@ -68,6 +75,8 @@ def register(subparsers) -> None:
     )
     mutate.set_defaults(func=cmd_mutate)
 
+
+def _register_run(sub) -> None:
     run = sub.add_parser(
         "run",
         help="the whole demo: seed, two Airflow runs around one day of changes",

@@ -47,6 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_similar)
 
+    _register_index(sub)
+    _register_evaluate(sub)
+
+
+def _register_index(sub: argparse._SubParsersAction) -> None:
     isub = command_group(
         sub,
         "index",
@@ -82,6 +87,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     p.set_defaults(func=cmd_undrop)
 
+
+def _register_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "evaluate-embeddings",
         help="label precision@k of nearest neighbours",

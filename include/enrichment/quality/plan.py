@@ -117,20 +117,29 @@ class Planner:
         return {name: (why, n / of if of else None)}
 
     def build(self) -> _Plan:
-        cur, s, nih = self.cur, self.s, qd.no_image_hash()
+        cur, s = self.cur, self.s
         kinds = self.settings.vector_kinds
         indexes, tables = qd.vector_indexes(cur, s, kinds)
         expected = qd.expected_vector_counts(cur, s, kinds)
-        active = expected["active"]
         self.report.update(
             run=_run_info(self.run),
             taxonomy_version=self.taxonomy.version,
-            active_skus=active,
+            active_skus=expected["active"],
             vector_indexes=indexes,
             thresholds=asdict(self.cfg),
         )
-        # coverage
-        matrix = qd.coverage_matrix(cur, s, self.taxonomy)
+        self._coverage()
+        self._consistency(kinds, indexes, tables, expected)
+        self._validity(tables)
+        self._freshness()
+        self._error_rate()
+        self._distributions_and_drift()
+        self._accuracy()
+        self.report["descriptions"] = {spec.name: spec.description for _, spec, _ in self.order}
+        return _Plan(self.assets, self.order, self.counts, self.report)
+
+    def _coverage(self) -> None:
+        matrix = qd.coverage_matrix(self.cur, self.s, self.taxonomy)
         self.report["coverage"] = matrix
         specs = qc.coverage_checks(self.cfg, self.taxonomy)
         for spec in specs:
@@ -145,48 +154,57 @@ class Planner:
             c = self.counts[spec.name]
             small |= self._small(spec.name, c["n"], c["of"], "SKUs")
         self._add(
-            qc.AssetPlan("coverage", query=sql.coverage_query(s, self.taxonomy)), specs, small
+            qc.AssetPlan("coverage", query=sql.coverage_query(self.s, self.taxonomy)), specs, small
         )
-        # consistency
+
+    def _consistency(self, kinds, indexes, tables, expected) -> None:
+        import pandas as pd
+
+        s = self.s
         self._add(
-            qc.AssetPlan("vectors", query=sql.vectors_query(s, indexes, nih)),
+            qc.AssetPlan("vectors", query=sql.vectors_query(s, indexes, qd.no_image_hash())),
             qc.vector_checks(list(kinds)),
         )
         self._add(qc.AssetPlan("orphans", query=sql.orphans_query(s, tables)), qc.orphan_checks())
-        counts, notes = qd.store_counts(cur, self.settings, self.url, indexes, expected)
+        counts, notes = qd.store_counts(self.cur, self.settings, self.url, indexes, expected)
         self.report["store_counts"], self.report["notes"] = counts, notes
         self.report["calibration"] = self.calibration
         self.report["notes"] = [*notes, self.calibration["note"]]
-        import pandas as pd
-
         frame = pd.DataFrame(counts, columns=["store", "backend", "expected", "actual"])
         self._add(
             qc.AssetPlan("store_counts", frame=frame, index_column="store"), qc.store_count_checks()
         )
-        # validity
+
+    def _validity(self, tables) -> None:
+        s = self.s
         self._add(qc.AssetPlan("tags", query=sql.tags_query(s)), qc.validity_checks(self.taxonomy))
         self._add(
             qc.AssetPlan("provenance", query=sql.provenance_query(s, tables)),
             qc.provenance_checks(),
         )
-        # freshness
-        bound = _freshness_bound(cur, s, self.run)
+
+    def _freshness(self) -> None:
+        import pandas as pd
+
+        bound = _freshness_bound(self.cur, self.s, self.run)
         if bound is None:
             self._skip(qc.freshness_checks(), "no committed incremental run to bound it")
-        else:
-            rows, population = qd.freshness_rows(self.conn, self.settings, bound)
-            stale = [r for r in rows if not r["fresh"]]
-            self.report["freshness"] = {
-                "bound": bound.isoformat(),
-                "population": population,
-                "stale": len(stale),
-                "samples": stale[:SAMPLES],
-            }
-            frame = pd.DataFrame(rows, columns=["sku", "change", "updated_at", "fresh"])
-            frame["fresh"] = frame["fresh"].astype(bool)
-            self.counts["freshness.processed"] = {"total": population}
-            self._add(qc.AssetPlan("freshness", frame=frame), qc.freshness_checks())
-        # error rate
+            return
+        rows, population = qd.freshness_rows(self.conn, self.settings, bound)
+        stale = [r for r in rows if not r["fresh"]]
+        self.report["freshness"] = {
+            "bound": bound.isoformat(),
+            "population": population,
+            "stale": len(stale),
+            "samples": stale[:SAMPLES],
+        }
+        frame = pd.DataFrame(rows, columns=["sku", "change", "updated_at", "fresh"])
+        frame["fresh"] = frame["fresh"].astype(bool)
+        self.counts["freshness.processed"] = {"total": population}
+        self._add(qc.AssetPlan("freshness", frame=frame), qc.freshness_checks())
+
+    def _error_rate(self) -> None:
+        cur, s, nih = self.cur, self.s, qd.no_image_hash()
         self.report["quarantine"] = qd.quarantine_reasons(cur, s)
         cur.execute(f"SELECT count(*), sum(quarantined) FROM ({sql.quarantine_query(s, nih)}) q")
         images, bad = cur.fetchone()
@@ -196,10 +214,6 @@ class Planner:
             qc.error_rate_checks(self.cfg),
             self._small("error_rate.quarantine", int(bad or 0), int(images), "images"),
         )
-        self._distributions_and_drift()
-        self._accuracy()
-        self.report["descriptions"] = {spec.name: spec.description for _, spec, _ in self.order}
-        return _Plan(self.assets, self.order, self.counts, self.report)
 
     def _distributions_and_drift(self) -> None:
         cur, s = self.cur, self.s
