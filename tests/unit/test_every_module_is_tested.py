@@ -59,8 +59,7 @@ def imported_by_tests(tests_dir: Path, modules: set[str]) -> set[str]:
 def test_the_scan_finds_direct_from_and_function_level_imports(tmp_path):
     modules = {"enrichment", "enrichment.a", "enrichment.a.b", "enrichment.c", "enrichment.d"}
     (tmp_path / "test_x.py").write_text(
-        "from enrichment.a.b import thing\n"
-        "def test():\n    from enrichment import c\n"
+        "from enrichment.a.b import thing\ndef test():\n    from enrichment import c\n"
     )
     (tmp_path / "helper.py").write_text("import enrichment.d\n")  # not a test file
     assert imported_by_tests(tmp_path, modules) == {
