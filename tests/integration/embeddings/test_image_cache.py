@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from enrichment.db.connection import database_url
+from enrichment.embeddings.image_cache import ImageEmbeddingCache
 from enrichment.orchestration import pipeline
 from enrichment.runs import worker
 from enrichment.runs.status import platform_status
@@ -66,3 +69,16 @@ def test_each_distinct_photo_is_encoded_once_for_tags_and_vectors(catalog):
     summary = _run(catalog, "r4")
     assert summary["retagged"] == 1 and summary["image_embedded"] == 1
     assert _encoded() == 1
+
+
+def test_the_cache_returns_stored_embeddings_per_model_and_first_writer_wins(platform_db):
+    url, s = database_url(platform_db), platform_db.state_schema
+    clip = ImageEmbeddingCache(url, s, "clip-a")
+    other = ImageEmbeddingCache(url, s, "clip-b")
+    assert clip.get_many([]) == {} and clip.get_many(["h1"]) == {}
+    clip.put_many({"h1": np.array([0.5, -0.25, 1.0], dtype=np.float32)})
+    clip.put_many({"h1": np.array([9.0, 9.0, 9.0], dtype=np.float32)})  # ignored: same key
+    got = clip.get_many(["h1", "h2"])
+    assert list(got) == ["h1"] and got["h1"].dtype == np.float32
+    assert got["h1"].tolist() == [0.5, -0.25, 1.0]
+    assert other.get_many(["h1"]) == {}  # keyed by model too
