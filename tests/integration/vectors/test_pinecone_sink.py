@@ -313,3 +313,16 @@ def test_quality_store_counts_ask_the_sink(cat, server, monkeypatch):
     checks = {c.name: c for c in run_quality("r1", docs=False, report=False).checks}
     assert checks["consistency.store_counts"].outcome == "fail"
     assert "vector sink pinecone (text)" in checks["consistency.store_counts"].observed_text
+
+
+def test_the_sink_lists_counts_and_marks_the_skus_of_a_version(cat):
+    from enrichment.vectors.pinecone_sink import PineconeVectorSink
+
+    run(cat, "r1")
+    mirrored = store()
+    (sink,) = mirrored.sinks
+    assert isinstance(sink, PineconeVectorSink) and sink.name == "pinecone"
+    index = mirrored.active_index("text")
+    assert sink.mirrors(index) and sink.active_namespace(index) == index.name
+    assert set(sink.list_skus(index)) == {"A", "B", "C", "D", "E", "F", ODD_SKU}
+    assert sink.count(index) == 7 and sink.count_skus("text") == 7
