@@ -151,3 +151,20 @@ def test_magento_sample_colour_without_clip(tmp_path, monkeypatch, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["attributes"]["color"]["accuracy"] >= 0.75
     assert report["attributes"]["category"]["accuracy"] >= 0.85
+
+
+def test_a_label_mapping_reads_labels_to_taxonomy_ids(tmp_path):
+    from enrichment.cli.tagging import load_mapping
+    from enrichment.config import ConfigError
+
+    path = tmp_path / "map.yaml"
+    path.write_text("attributes:\n  category:\n    'T-Shirts &amp; Tops': t-shirt\n"
+                    "    Dresses: [dress, skirt]\n    Gift cards: null\n")  # fmt: skip
+    assert load_mapping(path) == {
+        "category": {"t-shirts & tops": ["t-shirt"], "dresses": ["dress", "skirt"],
+                     "gift cards": None}
+    }  # fmt: skip
+    assert load_mapping(None) == {}
+    path.write_text("attributes: [1, 2]\n")
+    with pytest.raises(ConfigError, match="'attributes' must map"):
+        load_mapping(path)
