@@ -155,3 +155,29 @@ def test_similar_and_embed_text_from_the_command_line(catalog, tmp_path, capsys)
     with connect(catalog.url) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM enrichment.vector_indexes")
         assert cur.fetchone()[0] == 2
+
+
+def test_target_index_is_the_configured_models_version_and_a_retired_one_is_refused(
+    platform_db, tmp_path, monkeypatch
+):
+    from enrichment.config import ConfigError
+    from enrichment.db.connection import database_url
+    from enrichment.embeddings.factory import text_embedder_from_settings
+    from enrichment.vectors.sync import target_index
+    from tests.fakes.tiny_text_model import build_tiny_text_model
+
+    monkeypatch.setenv("ENRICHMENT_TEXT_MODEL", str(build_tiny_text_model(tmp_path / "m", dim=16)))
+    embedder = text_embedder_from_settings(load_settings())
+    store = PgVectorStore(database_url(platform_db), platform_db.state_schema)
+    index = target_index(store, embedder)
+    assert (index.kind, index.dim, index.state) == ("text", 16, "active")
+    assert index.model_id == embedder.model_id
+    assert target_index(store, embedder).name == index.name  # created once
+    with connect(database_url(platform_db)) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"UPDATE {platform_db.state_schema}.vector_indexes SET state = 'retired' "
+            "WHERE name = %s",
+            (index.name,),
+        )
+    with pytest.raises(ConfigError, match=f"writes to index {index.name}, which was retired"):
+        target_index(store, embedder)
