@@ -50,6 +50,21 @@ def fill(
         from tqdm import tqdm
 
         bar = tqdm(desc="fill", unit="product")
+    _embed_live(worker, settings, kinds, counts, page=page, shard=shard, shards=shards, bar=bar)
+    if bar is not None:
+        bar.close()
+    built = []
+    for embedder in _embedders(worker, kinds):
+        index = worker.vectors.ensure_index(
+            embedder.kind, embedder.model_id, embedder.prep_version, embedder.dim
+        )
+        if shards == 1 and worker.vectors.build_hnsw(index):
+            built.append(index.name)
+    return {"counts": dict(sorted(counts.items())), "hnsw_built": built}
+
+
+def _embed_live(worker, settings, kinds, counts: Counter, *, page, shard, shards, bar) -> None:
+    """Embed this shard's live products, ``page`` at a time, into each kind's versions."""
     with connect(worker.url) as conn:
         batch: list = []
 
@@ -75,9 +90,10 @@ def fill(
             if len(batch) >= page:
                 flush()
         flush()
-    if bar is not None:
-        bar.close()
-    built = []
+
+
+def _embedders(worker, kinds) -> list:
+    """The embedders whose index versions a fill writes (configured and next models)."""
     embedders = []
     for kind in kinds:
         if kind == "text":
@@ -88,13 +104,7 @@ def fill(
                 from enrichment.embeddings.embedders import ImageEmbedder
 
                 embedders.append(ImageEmbedder(worker.next_clip))
-    for embedder in embedders:
-        index = worker.vectors.ensure_index(
-            embedder.kind, embedder.model_id, embedder.prep_version, embedder.dim
-        )
-        if shards == 1 and worker.vectors.build_hnsw(index):
-            built.append(index.name)
-    return {"counts": dict(sorted(counts.items())), "hnsw_built": built}
+    return embedders
 
 
 def _image_embedder(worker):

@@ -150,7 +150,34 @@ def switch(
     """Verify a version of ``kind`` and make it the active one atomically."""
     settings = settings or load_settings()
     store = _store(settings)
-    s = settings.state_schema
+    target = _switch_target(store, kind, name)
+    with connect(store.url) as conn, conn.cursor() as cur:  # cheap early refusal
+        _require_complete(coverage(cur, settings, target))
+    store.build_hnsw(target)  # outside the switch transaction: may take minutes
+    _require_sinks_complete(store, target)
+    cov, retired = _activate(store, settings, target)
+    if getattr(store, "switched", None):  # vector sinks (e.g. Pinecone) follow the switch
+        store.switched(kind, target.name, retired)
+    if cov.stale:
+        log.warning(
+            "%s: %d vectors were embedded from content newer than the last committed "
+            "run; the next run leaves them as they are",
+            target.name,
+            cov.stale,
+        )
+    log.info("switched %s: %s active, retired %s", kind, target.name, retired or "none")
+    dropped = drop(settings, retired)["dropped"] if drop_old and retired else []
+    return {
+        "kind": kind,
+        "active": target.name,
+        "retired": retired,
+        "dropped": dropped,
+        "coverage": cov.to_dict(),
+    }
+
+
+def _switch_target(store, kind: str, name: str | None) -> VectorIndex:
+    """The version to activate: ``name``, or the one building version of ``kind``."""
     candidates = [
         i for i in store.indexes(kind) if (i.name == name if name else i.state == "building")
     ]
@@ -169,10 +196,13 @@ def switch(
         raise SwitchRefused(f"{target.name} is a {target.kind} index, not {kind}")
     if target.state == "active":
         raise SwitchRefused(f"{target.name} is already active")
-    with connect(store.url) as conn, conn.cursor() as cur:  # cheap early refusal
-        _require_complete(coverage(cur, settings, target))
-    store.build_hnsw(target)  # outside the switch transaction: may take minutes
-    _require_sinks_complete(store, target)
+    return target
+
+
+def _activate(store, settings: Settings, target: VectorIndex) -> tuple[Coverage, list[str]]:
+    """In one transaction: re-verify ``target`` under locks, retire the active version of
+    its kind and activate ``target``. Returns its coverage and the retired names."""
+    s, kind = settings.state_schema, target.kind
     with connect(store.url) as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"vecidx:{kind}",))
         cur.execute(
@@ -195,24 +225,7 @@ def switch(
             "clock_timestamp() WHERE name = %s",
             (target.name,),
         )
-    if getattr(store, "switched", None):  # vector sinks (e.g. Pinecone) follow the switch
-        store.switched(kind, target.name, retired)
-    if cov.stale:
-        log.warning(
-            "%s: %d vectors were embedded from content newer than the last committed "
-            "run; the next run leaves them as they are",
-            target.name,
-            cov.stale,
-        )
-    log.info("switched %s: %s active, retired %s", kind, target.name, retired or "none")
-    dropped = drop(settings, retired)["dropped"] if drop_old and retired else []
-    return {
-        "kind": kind,
-        "active": target.name,
-        "retired": retired,
-        "dropped": dropped,
-        "coverage": cov.to_dict(),
-    }
+    return cov, retired
 
 
 def _require_complete(cov: Coverage) -> Coverage:

@@ -511,6 +511,15 @@ def _hard_delete(cur, s: sql.Identifier, picked) -> list[str]:
     return gone
 
 
+def _day_rates(rates: dict[str, float] | None) -> dict[str, float]:
+    """:data:`DEFAULT_RATES` updated with ``rates`` (unknown kinds are refused)."""
+    rates = {**DEFAULT_RATES, **(rates or {})}
+    unknown = set(rates) - set(MUTATION_KINDS)
+    if unknown:
+        raise ValueError(f"unknown mutation kinds {sorted(unknown)}; use {MUTATION_KINDS}")
+    return rates
+
+
 def mutate(
     conn,
     *,
@@ -531,10 +540,7 @@ def mutate(
     :data:`MUTATION_KINDS`.
     """
     image_root = Path(image_root)
-    rates = {**DEFAULT_RATES, **(rates or {})}
-    unknown = set(rates) - set(MUTATION_KINDS)
-    if unknown:
-        raise ValueError(f"unknown mutation kinds {sorted(unknown)}; use {MUTATION_KINDS}")
+    rates = _day_rates(rates)
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
     rng = random.Random(seed)

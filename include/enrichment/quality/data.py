@@ -51,64 +51,59 @@ def vector_indexes(cur, s: str, kinds: tuple[str, ...]) -> tuple[dict[str, str |
 
 
 # ------------------------------------------------------------------------ freshness
+def _freshness_candidates(cur, settings: Settings, upper) -> tuple[list[tuple], list[tuple]]:
+    """Source rows changed up to ``upper`` that may be unprocessed, and hard-deleted SKUs
+    still active in the platform state."""
+    s, src = settings.state_schema, settings.source_schema
+    cur.execute(
+        f"""SELECT p.sku, p.is_deleted, st.active, p.updated_at
+              FROM {src}.products p LEFT JOIN {s}.product_state st ON st.sku = p.sku
+             WHERE p.updated_at <= %s AND (
+                   (NOT p.is_deleted AND (st.sku IS NULL OR NOT st.active
+                     OR st.source_updated_at IS NULL OR st.source_updated_at < p.updated_at
+                     -- late commits land behind the processed timestamp: inside the
+                     -- overlap window every row is verified by its hashes
+                     OR p.updated_at > %s::timestamptz - make_interval(secs => %s)))
+                OR (p.is_deleted AND st.active))""",
+        (upper, upper, settings.overlap_seconds),
+    )
+    candidates = cur.fetchall()
+    gone = []
+    if table_exists(cur, f"{src}.product_tombstones"):
+        cur.execute(
+            f"""SELECT t.sku, max(t.deleted_at) FROM {src}.product_tombstones t
+                  JOIN {s}.product_state st ON st.sku = t.sku AND st.active
+                 WHERE t.deleted_at <= %s
+                   AND NOT EXISTS (SELECT 1 FROM {src}.products p WHERE p.sku = t.sku)
+                 GROUP BY t.sku""",
+            (upper,),
+        )
+        gone = cur.fetchall()
+    return candidates, gone
+
+
+def _stale(sku: str, change: str, ts) -> dict:
+    return {"sku": sku, "change": change, "updated_at": ts.isoformat(), "fresh": False}
+
+
 def freshness_rows(conn, settings: Settings, upper) -> tuple[list[dict], int]:
     """(one row per candidate SKU with ``fresh``, count of source SKUs changed <= upper)."""
     s, src = settings.state_schema, settings.source_schema
     with conn.cursor() as cur:
         cur.execute(f"SELECT count(*) FROM {src}.products WHERE updated_at <= %s", (upper,))
         population = cur.fetchone()[0]
-        cur.execute(
-            f"""SELECT p.sku, p.is_deleted, st.active, p.updated_at
-                  FROM {src}.products p LEFT JOIN {s}.product_state st ON st.sku = p.sku
-                 WHERE p.updated_at <= %s AND (
-                       (NOT p.is_deleted AND (st.sku IS NULL OR NOT st.active
-                         OR st.source_updated_at IS NULL OR st.source_updated_at < p.updated_at
-                         -- late commits land behind the processed timestamp: inside the
-                         -- overlap window every row is verified by its hashes
-                         OR p.updated_at > %s::timestamptz - make_interval(secs => %s)))
-                    OR (p.is_deleted AND st.active))""",
-            (upper, upper, settings.overlap_seconds),
-        )
-        candidates = cur.fetchall()
-        gone = []
-        if table_exists(cur, f"{src}.product_tombstones"):
-            cur.execute(
-                f"""SELECT t.sku, max(t.deleted_at) FROM {src}.product_tombstones t
-                      JOIN {s}.product_state st ON st.sku = t.sku AND st.active
-                     WHERE t.deleted_at <= %s
-                       AND NOT EXISTS (SELECT 1 FROM {src}.products p WHERE p.sku = t.sku)
-                     GROUP BY t.sku""",
-                (upper,),
-            )
-            gone = cur.fetchall()
+        candidates, gone = _freshness_candidates(cur, settings, upper)
     rows: list[dict] = []
     verify = []
     for sku, deleted, state_active, updated_at in candidates:
         if deleted:
-            rows.append(
-                {
-                    "sku": sku,
-                    "change": "deleted",
-                    "updated_at": updated_at.isoformat(),
-                    "fresh": False,
-                }
-            )
+            rows.append(_stale(sku, "deleted", updated_at))
         elif not state_active:
-            rows.append(
-                {
-                    "sku": sku,
-                    "change": "never processed",
-                    "updated_at": updated_at.isoformat(),
-                    "fresh": False,
-                }
-            )
+            rows.append(_stale(sku, "never processed", updated_at))
         else:
             verify.append(sku)
-    rows += [
-        {"sku": sku, "change": "deleted", "updated_at": ts.isoformat(), "fresh": False}
-        for sku, ts in gone
-    ]
-    if verify:
+    rows += [_stale(sku, "deleted", ts) for sku, ts in gone]
+    if verify:  # the platform holds them: compare their hashes with the source
         state = changes.load_state(conn, s, verify)
         for snap in changes.scan_selection(conn, src, skus=verify, until=upper):
             cls = changes.classify(snap, state.get(snap.sku))

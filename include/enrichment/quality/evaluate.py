@@ -63,16 +63,9 @@ def run_quality(
     taxonomy = Taxonomy.load(getattr(settings, "taxonomy_path", None))
     now = datetime.now(UTC).isoformat()
     with connect(url) as conn, conn.cursor() as cur:
-        run = get_run(cur, s, run_id)
-        if run is None and run_id:
-            raise ConfigError(f"run {run_id!r} does not exist (see python -m enrichment status)")
+        run = _checked_run(cur, s, run_id)
         if run is None:
             return QualityResult(None, [], now, note="no committed run yet: nothing to check")
-        if run["status"] != "committed":
-            raise ConfigError(
-                f"run {run['run_id']!r} is {run['status']}, not committed; "
-                "quality is checked after commit"
-            )
         plan = Planner(conn, cur, settings, config, taxonomy, run, url, calibration).build()
         latest = get_run(cur, s, None)["run_id"] == run["run_id"]
     run_id = run["run_id"]
@@ -104,3 +97,16 @@ def run_quality(
         result.seconds,
     )
     return result
+
+
+def _checked_run(cur, s: str, run_id: str | None) -> dict | None:
+    """The run to check: ``run_id`` or the latest committed one (None: no run yet)."""
+    run = get_run(cur, s, run_id)
+    if run is None and run_id:
+        raise ConfigError(f"run {run_id!r} does not exist (see python -m enrichment status)")
+    if run is not None and run["status"] != "committed":
+        raise ConfigError(
+            f"run {run['run_id']!r} is {run['status']}, not committed; "
+            "quality is checked after commit"
+        )
+    return run

@@ -122,36 +122,14 @@ def evaluate(
     from great_expectations.core.run_identifier import RunIdentifier
 
     ctx = _context(gx, docs_dir)
-    sql_source = None
-    frames = None
+    sources: dict = {}  # "sql" / "frames": the data sources, made when first needed
     run_id = RunIdentifier(run_name=run_name, run_time=datetime.now(UTC))
     out: dict[str, dict] = {}
     try:
         for plan in plans:
             if not plan.checks:
                 continue
-            if plan.query is not None:
-                if sql_source is None:
-                    with (
-                        warnings.catch_warnings()
-                    ):  # "a PostgresDatasource may be more appropriate":
-                        warnings.simplefilter("ignore")  # it rejects unix-socket URLs
-                        sql_source = ctx.data_sources.add_sql(
-                            name="platform",
-                            connection_string=connection_string,
-                        )
-                query = plan.query.strip()
-                if not query.upper().startswith("SELECT "):  # GX query assets start with SELECT
-                    query = f"SELECT * FROM ({query}) AS q"
-                asset = sql_source.add_query_asset(name=plan.name, query=query)
-                batch = asset.add_batch_definition_whole_table("all")
-                params = None
-            else:
-                if frames is None:
-                    frames = ctx.data_sources.add_pandas(name="computed")
-                asset = frames.add_dataframe_asset(name=plan.name)
-                batch = asset.add_batch_definition_whole_dataframe("all")
-                params = {"dataframe": plan.frame}
+            batch, params = _batch(ctx, sources, plan, connection_string)
             suite = ctx.suites.add(gx.ExpectationSuite(name=plan.name))
             for spec in plan.checks:
                 suite.add_expectation(_expectation(gxe, column_cls, spec))
@@ -177,10 +155,30 @@ def evaluate(
                     "error": error,
                 }
     finally:
-        _close(sql_source)
+        _close(sources.get("sql"))
     if docs_dir is not None:
         build_docs(ctx, docs_dir)
     return out
+
+
+def _batch(ctx, sources: dict, plan: AssetPlan, connection_string: str):
+    """The batch definition of ``plan``'s rows (SQL query or data frame) and its parameters."""
+    if plan.query is None:
+        if "frames" not in sources:
+            sources["frames"] = ctx.data_sources.add_pandas(name="computed")
+        asset = sources["frames"].add_dataframe_asset(name=plan.name)
+        return asset.add_batch_definition_whole_dataframe("all"), {"dataframe": plan.frame}
+    if "sql" not in sources:
+        with warnings.catch_warnings():  # "a PostgresDatasource may be more appropriate":
+            warnings.simplefilter("ignore")  # it rejects unix-socket URLs
+            sources["sql"] = ctx.data_sources.add_sql(
+                name="platform", connection_string=connection_string
+            )
+    query = plan.query.strip()
+    if not query.upper().startswith("SELECT "):  # GX query assets start with SELECT
+        query = f"SELECT * FROM ({query}) AS q"
+    asset = sources["sql"].add_query_asset(name=plan.name, query=query)
+    return asset.add_batch_definition_whole_table("all"), None
 
 
 def build_docs(ctx, docs_dir: Path) -> Path:

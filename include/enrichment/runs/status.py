@@ -13,64 +13,10 @@ def platform_status(settings: Settings | None = None) -> dict:
     s, src = settings.state_schema, settings.source_schema
     out: dict = {}
     with connect(url) as conn, conn.cursor() as cur:
-        cur.execute(
-            f"SELECT count(*) FILTER (WHERE NOT is_deleted), "
-            f"count(*) FILTER (WHERE is_deleted) FROM {src}.products"
-        )
-        out["products_active"], out["products_deleted"] = cur.fetchone()
-        out["products_hard_deleted"] = 0
-        if _exists(cur, f"{src}.product_tombstones"):
-            cur.execute(
-                f"SELECT count(DISTINCT sku) FROM {src}.product_tombstones t WHERE NOT "
-                f"EXISTS (SELECT 1 FROM {src}.products p WHERE p.sku = t.sku)"
-            )
-            out["products_hard_deleted"] = cur.fetchone()[0]
-        cur.execute(f"""SELECT count(DISTINCT t.sku) FROM {s}.tags t
-                         JOIN {src}.products p ON p.sku = t.sku AND NOT p.is_deleted""")
-        out["tagged_active"] = cur.fetchone()[0]
-        cur.execute(f"""SELECT count(DISTINCT t.sku) FROM {s}.tags t WHERE NOT EXISTS
-                        (SELECT 1 FROM {src}.products p WHERE p.sku = t.sku AND NOT p.is_deleted)""")
-        out["orphan_tags"] = cur.fetchone()[0]
-        cur.execute(
-            f"SELECT name, kind, model_id, dim FROM {s}.vector_indexes "
-            "WHERE state = 'active' ORDER BY kind"
-        )
-        active = cur.fetchall()
-        kinds = {k: n for n, k, _, _ in active}
-        out["vector_indexes_active"] = [
-            {"name": n, "kind": k, "model_id": m, "dim": d} for n, k, m, d in active
-        ]
-        configured = list(settings.vector_kinds)
-        if all(k in kinds for k in configured):
-            joins = " ".join(
-                f"JOIN {s}.vec_{kinds[k]} v{i} ON v{i}.sku = p.sku"
-                for i, k in enumerate(configured)
-            )
-            cur.execute(f"SELECT count(*) FROM {src}.products p {joins} WHERE NOT p.is_deleted")
-            out["vectors_active"] = cur.fetchone()[0]
-        else:
-            out["vectors_active"] = 0
-        orphan = set()
-        for name in _live_indexes(cur, s):  # active and building versions
-            cur.execute(f"""SELECT v.sku FROM {s}.vec_{name} v WHERE NOT EXISTS
-                 (SELECT 1 FROM {src}.products p WHERE p.sku = v.sku AND NOT p.is_deleted)""")
-            orphan.update(r[0] for r in cur.fetchall())
-        out["orphan_vectors"] = len(orphan)
-        cur.execute(f"SELECT count(*) FROM {s}.quarantine")
-        out["quarantined"] = cur.fetchone()[0]
-        cur.execute(f"SELECT name, ts, last_id, run_id FROM {s}.watermarks ORDER BY name")
-        out["watermarks"] = [
-            {"name": n, "ts": ts.isoformat(), "last_id": i, "run_id": r}
-            for n, ts, i, r in cur.fetchall()
-        ]
-        cur.execute(
-            f"SELECT summary FROM {s}.runs WHERE status = 'committed' "
-            "ORDER BY committed_at DESC LIMIT 1"
-        )
-        row = cur.fetchone()
-        out["last_run"] = row[0] if row else None
-        cur.execute(f"SELECT count(*) FROM {s}.runs WHERE status = 'detected'")
-        out["runs_in_progress"] = cur.fetchone()[0]
+        out.update(_product_counts(cur, src))
+        out.update(_tag_counts(cur, s, src))
+        out.update(_vector_counts(cur, s, src, list(settings.vector_kinds)))
+        out.update(_run_state(cur, s))
     sinks = _sink_counts()
     if sinks:
         out["sinks"] = sinks
@@ -79,6 +25,84 @@ def platform_status(settings: Settings | None = None) -> dict:
     vector_sinks = sink_status(settings, url)  # {"pinecone": {kind: namespace, vectors}}
     if vector_sinks:
         out.setdefault("sinks", {}).update(vector_sinks)
+    return out
+
+
+def _product_counts(cur, src: str) -> dict:
+    out: dict = {}
+    cur.execute(
+        f"SELECT count(*) FILTER (WHERE NOT is_deleted), "
+        f"count(*) FILTER (WHERE is_deleted) FROM {src}.products"
+    )
+    out["products_active"], out["products_deleted"] = cur.fetchone()
+    out["products_hard_deleted"] = 0
+    if _exists(cur, f"{src}.product_tombstones"):
+        cur.execute(
+            f"SELECT count(DISTINCT sku) FROM {src}.product_tombstones t WHERE NOT "
+            f"EXISTS (SELECT 1 FROM {src}.products p WHERE p.sku = t.sku)"
+        )
+        out["products_hard_deleted"] = cur.fetchone()[0]
+    return out
+
+
+def _tag_counts(cur, s: str, src: str) -> dict:
+    out: dict = {}
+    cur.execute(f"""SELECT count(DISTINCT t.sku) FROM {s}.tags t
+                     JOIN {src}.products p ON p.sku = t.sku AND NOT p.is_deleted""")
+    out["tagged_active"] = cur.fetchone()[0]
+    cur.execute(f"""SELECT count(DISTINCT t.sku) FROM {s}.tags t WHERE NOT EXISTS
+                    (SELECT 1 FROM {src}.products p WHERE p.sku = t.sku AND NOT p.is_deleted)""")
+    out["orphan_tags"] = cur.fetchone()[0]
+    return out
+
+
+def _vector_counts(cur, s: str, src: str, configured: list[str]) -> dict:
+    """Active index versions, live products with a vector of every kind, orphan vectors."""
+    out: dict = {}
+    cur.execute(
+        f"SELECT name, kind, model_id, dim FROM {s}.vector_indexes "
+        "WHERE state = 'active' ORDER BY kind"
+    )
+    active = cur.fetchall()
+    kinds = {k: n for n, k, _, _ in active}
+    out["vector_indexes_active"] = [
+        {"name": n, "kind": k, "model_id": m, "dim": d} for n, k, m, d in active
+    ]
+    if all(k in kinds for k in configured):
+        joins = " ".join(
+            f"JOIN {s}.vec_{kinds[k]} v{i} ON v{i}.sku = p.sku" for i, k in enumerate(configured)
+        )
+        cur.execute(f"SELECT count(*) FROM {src}.products p {joins} WHERE NOT p.is_deleted")
+        out["vectors_active"] = cur.fetchone()[0]
+    else:
+        out["vectors_active"] = 0
+    orphan = set()
+    for name in _live_indexes(cur, s):  # active and building versions
+        cur.execute(f"""SELECT v.sku FROM {s}.vec_{name} v WHERE NOT EXISTS
+             (SELECT 1 FROM {src}.products p WHERE p.sku = v.sku AND NOT p.is_deleted)""")
+        orphan.update(r[0] for r in cur.fetchall())
+    out["orphan_vectors"] = len(orphan)
+    return out
+
+
+def _run_state(cur, s: str) -> dict:
+    """Quarantined images, watermarks, the last committed run, runs in progress."""
+    out: dict = {}
+    cur.execute(f"SELECT count(*) FROM {s}.quarantine")
+    out["quarantined"] = cur.fetchone()[0]
+    cur.execute(f"SELECT name, ts, last_id, run_id FROM {s}.watermarks ORDER BY name")
+    out["watermarks"] = [
+        {"name": n, "ts": ts.isoformat(), "last_id": i, "run_id": r}
+        for n, ts, i, r in cur.fetchall()
+    ]
+    cur.execute(
+        f"SELECT summary FROM {s}.runs WHERE status = 'committed' "
+        "ORDER BY committed_at DESC LIMIT 1"
+    )
+    row = cur.fetchone()
+    out["last_run"] = row[0] if row else None
+    cur.execute(f"SELECT count(*) FROM {s}.runs WHERE status = 'detected'")
+    out["runs_in_progress"] = cur.fetchone()[0]
     return out
 
 

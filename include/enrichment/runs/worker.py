@@ -56,6 +56,38 @@ def _vector_meta(item: ChangeItem) -> dict:
     }
 
 
+def _tag_inputs(batch: list[ChangeItem], loaded: list, counts: Counter) -> tuple[list, list]:
+    """The tagger's inputs for ``batch`` and quarantine records of its rejected images."""
+    from enrichment.images.intake import ImageRejected
+    from enrichment.tagging.engine import TagInput
+
+    inputs, bad = [], []
+    for item, img in zip(batch, loaded, strict=True):
+        p = item.product or {}
+        image = image_hash = None
+        if isinstance(img, ImageRejected):
+            bad.append(
+                quarantine.QuarantineRecord(
+                    item.sku, p["images"][0], img.reason, img.detail, img.content_hash
+                )
+            )
+        elif img is not None:
+            image, image_hash = img.image, img.sha256
+        else:
+            counts["items_without_image"] += 1
+        inputs.append(
+            TagInput(
+                sku=item.sku,
+                title=p.get("title") or "",
+                description=p.get("description") or "",
+                category=p.get("category"),
+                image=image,
+                image_hash=image_hash,
+            )
+        )
+    return inputs, bad
+
+
 def _chunks(seq: list, size: int):
     for start in range(0, len(seq), size):
         yield seq[start : start + size]
@@ -226,35 +258,12 @@ class ShardWorker:
         if not items:
             return
         from enrichment.images.intake import ImageRejected
-        from enrichment.tagging.engine import TagInput, tag_isolating_failures
+        from enrichment.tagging.engine import tag_isolating_failures
 
         tagger = self.tagger
         for batch in _chunks(items, TAG_BATCH):
             loaded = self._load_images(batch)
-            inputs, bad = [], []
-            for item, img in zip(batch, loaded, strict=True):
-                p = item.product or {}
-                image = image_hash = None
-                if isinstance(img, ImageRejected):
-                    bad.append(
-                        quarantine.QuarantineRecord(
-                            item.sku, p["images"][0], img.reason, img.detail, img.content_hash
-                        )
-                    )
-                elif img is not None:
-                    image, image_hash = img.image, img.sha256
-                else:
-                    counts["items_without_image"] += 1
-                inputs.append(
-                    TagInput(
-                        sku=item.sku,
-                        title=p.get("title") or "",
-                        description=p.get("description") or "",
-                        category=p.get("category"),
-                        image=image,
-                        image_hash=image_hash,
-                    )
-                )
+            inputs, bad = _tag_inputs(batch, loaded, counts)
             results, failed = tag_isolating_failures(tagger, inputs)
             for n, error in failed.items():
                 bad.append(
