@@ -3,7 +3,8 @@
 A module no test imports can break without any test noticing. The scan reads the test
 files' import statements (``import enrichment.x``, ``from enrichment.x import y``,
 ``from enrichment import x``), also those inside functions; packages' ``__init__``
-modules count as imported with any of their modules.
+modules count as imported with any of their modules, and a name a package re-exports
+(``from enrichment.config import ConfigError``) counts for the module that defines it.
 """
 
 from __future__ import annotations
@@ -43,11 +44,26 @@ def _imported_names(tree: ast.AST) -> set[str]:
     return {n for n in names if n == PACKAGE or n.startswith(PACKAGE + ".")}
 
 
-def imported_by_tests(tests_dir: Path, modules: set[str]) -> set[str]:
+def _reexports(modules: set[str], root: Path) -> dict[str, str]:
+    """``{"package.name": "package.module"}`` for names package ``__init__`` files import."""
+    out = {}
+    for package in modules:
+        init = root.joinpath(*package.split("."), "__init__.py")
+        if not init.is_file():
+            continue
+        for node in ast.walk(ast.parse(init.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module in modules and node.level == 0:
+                out.update({f"{package}.{a.asname or a.name}": node.module for a in node.names})
+    return out
+
+
+def imported_by_tests(tests_dir: Path, modules: set[str], root: Path = LIBRARY) -> set[str]:
     """The modules in ``modules`` that some ``test_*.py`` under ``tests_dir`` imports."""
+    reexports = _reexports(modules, root)
     found = set()
     for path in tests_dir.rglob("test_*.py"):
         for name in _imported_names(ast.parse(path.read_text(encoding="utf-8"))):
+            name = reexports.get(name, name)
             while name and name not in modules:  # ``from m import function`` -> m
                 name = name.rpartition(".")[0]
             while name:  # importing a module imports its packages
@@ -56,17 +72,27 @@ def imported_by_tests(tests_dir: Path, modules: set[str]) -> set[str]:
     return found
 
 
-def test_the_scan_finds_direct_from_and_function_level_imports(tmp_path):
-    modules = {"enrichment", "enrichment.a", "enrichment.a.b", "enrichment.c", "enrichment.d"}
-    (tmp_path / "test_x.py").write_text(
-        "from enrichment.a.b import thing\ndef test():\n    from enrichment import c\n"
+def test_the_scan_finds_direct_from_function_level_and_reexported_imports(tmp_path):
+    modules = {"enrichment", "enrichment.a", "enrichment.a.b", "enrichment.c", "enrichment.d",
+               "enrichment.e", "enrichment.e.errors"}  # fmt: skip
+    package = tmp_path / "lib" / "enrichment" / "e"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("from enrichment.e.errors import Oops\n")
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    (tests / "test_x.py").write_text(
+        "from enrichment.a.b import thing\n"
+        "from enrichment.e import Oops\n"
+        "def test():\n    from enrichment import c\n"
     )
-    (tmp_path / "helper.py").write_text("import enrichment.d\n")  # not a test file
-    assert imported_by_tests(tmp_path, modules) == {
+    (tests / "helper.py").write_text("import enrichment.d\n")  # not a test file
+    assert imported_by_tests(tests, modules, tmp_path / "lib") == {
         "enrichment",
         "enrichment.a",
         "enrichment.a.b",
         "enrichment.c",
+        "enrichment.e",
+        "enrichment.e.errors",
     }
 
 

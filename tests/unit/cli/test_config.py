@@ -27,3 +27,14 @@ def test_config_lists_the_set_variables_and_hides_secrets(monkeypatch, capsys):
 def test_config_markdown_prints_docs_configuration_md(capsys):
     assert main(["config", "--markdown"]) == 0
     assert capsys.readouterr().out == (ROOT / "docs" / "configuration.md").read_text()
+
+
+def test_the_config_command_module_registers_its_options(monkeypatch, capsys):
+    from enrichment.cli import config as cli_config
+    from tests.unit.cli.parser import help_of, run
+
+    text = help_of(cli_config, ["config"], capsys)
+    assert "--markdown" in text and "--all" in text
+    monkeypatch.setenv("ENRICHMENT_SHARD_SIZE", "77")
+    assert run(cli_config, ["config"]) == 0
+    assert "ENRICHMENT_SHARD_SIZE=77" in capsys.readouterr().out
