@@ -39,8 +39,16 @@ def test_variables_set_the_limits_and_hosts(monkeypatch, tmp_path):
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("ENRICHMENT_IMAGE_MAX_BYTES", "0", "ENRICHMENT_IMAGE_MAX_BYTES must be a positive"),
-        ("ENRICHMENT_IMAGE_MAX_REDIRECTS", "-1", "ENRICHMENT_IMAGE_MAX_REDIRECTS must be >= 0"),
+        (
+            "ENRICHMENT_IMAGE_MAX_BYTES",
+            "0",
+            "ENRICHMENT_IMAGE_MAX_BYTES must be an integer >= 1, got .0.",
+        ),
+        (
+            "ENRICHMENT_IMAGE_MAX_REDIRECTS",
+            "-1",
+            "ENRICHMENT_IMAGE_MAX_REDIRECTS must be an integer >= 0",
+        ),
         ("ENRICHMENT_IMAGE_TRUSTED_HOSTS", "cdn", "expected name=address"),
         ("ENRICHMENT_IMAGE_TRUSTED_HOSTS", "cdn=example.com", "is not an IP address"),
     ],
