@@ -29,7 +29,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from enrichment.images.intake import fetch_image
+from enrichment.images.intake import ImagePolicy, fetch_image
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = PROJECT_ROOT / ".." / "shared" / "datasets" / "magento-sample" / "images"
@@ -54,15 +54,16 @@ def generated_images(directory: Path, count: int) -> list[Path]:
 
 
 def timed(paths: list[Path], variant: str, max_side: int) -> float:
+    policy = ImagePolicy(base_dir=paths[0].parent)  # local files stay under their folder
     started = time.perf_counter()
     for path in paths:
         if variant == "full":
-            fetch_image(str(path))
+            fetch_image(str(path), policy)
         elif variant == "full_then_thumbnail":
-            image = fetch_image(str(path)).image
+            image = fetch_image(str(path), policy).image
             image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
         else:
-            fetch_image(str(path), max_side=max_side)
+            fetch_image(str(path), policy, max_side=max_side)
     return time.perf_counter() - started
 
 
@@ -89,7 +90,9 @@ def main() -> None:
                 seconds[variant].append(timed(paths, variant, args.max_side))
         best = {v: min(s) for v, s in seconds.items()}
         sizes = [Image.open(p).size for p in paths[:20]]
-        reduced = fetch_image(str(paths[0]), max_side=args.max_side)
+        reduced = fetch_image(
+            str(paths[0]), ImagePolicy(base_dir=paths[0].parent), max_side=args.max_side
+        )
         result = {
             "source": source,
             "images": len(paths),

@@ -33,13 +33,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "tag-images",
         help="tag products from a CSV (sku,image,title,description) into JSON lines",
         description="Tag products listed in a CSV without a database. Relative image paths "
-        "resolve against the CSV's folder. Writes one JSON line per row, in order.",
+        "resolve against the CSV's folder (or --image-root); local images outside that folder "
+        "are refused unless ENRICHMENT_IMAGE_CONFINE_TO_ROOT=false. Writes one JSON line per "
+        "row, in order.",
     )
     p.add_argument(
         "--input", required=True, type=Path, help="CSV with columns sku,image,title,description"
     )
     p.add_argument("--output", required=True, type=Path, help="JSON-lines file to write")
     p.add_argument("--no-clip", action="store_true", help="pixel colour and text signals only")
+    _image_root_option(p)
     p.add_argument(
         "--batch-size",
         type=int,
@@ -75,6 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     e.add_argument("--batch-size", type=int, default=None, help="rows tagged together")
     add_calibration_option(e)
+    _image_root_option(e)
     e.set_defaults(func=cmd_evaluate)
 
 
@@ -85,6 +89,26 @@ def add_calibration_option(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="calibration directory written by calibrate (default: ENRICHMENT_CALIBRATION)",
     )
+
+
+def _image_root_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--image-root",
+        type=Path,
+        default=None,
+        help="folder local image paths resolve against and must stay inside "
+        "(default: the CSV's folder)",
+    )
+
+
+def csv_image_policy(settings: Any, csv_path: Path, image_root: Path | None = None) -> Any:
+    """The image policy for a CSV: local paths confined to ``image_root`` or its folder."""
+    from enrichment.images.intake import policy_from_settings
+
+    root = image_root if image_root is not None else csv_path.parent
+    if not root.is_dir():
+        raise ConfigError(f"--image-root: {root} is not a folder")
+    return policy_from_settings(settings, base_dir=root.resolve())
 
 
 # -- shared helpers ---------------------------------------------------------------------------
@@ -162,11 +186,9 @@ def _progress(total: int, desc: str):
 
 # -- tag-images -------------------------------------------------------------------------------
 def cmd_tag_images(args: argparse.Namespace) -> int:
-    from enrichment.images.intake import policy_from_settings
-
     rows = _read_csv(args.input, ("sku", "image"))
     settings, tagger, batch_size = _make_tagger(args.no_clip, args.batch_size, args.calibration)
-    policy = policy_from_settings(settings, base_dir=args.input.resolve().parent)
+    policy = csv_image_policy(settings, args.input.resolve(), args.image_root)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     failed = 0
     with (
@@ -293,8 +315,6 @@ def score_attribute(pairs: list[tuple[set[str], Any]], multi: bool) -> dict[str,
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from enrichment.images.intake import policy_from_settings
-
     manifest = _read_csv(args.manifest, ("sku", "image"))
     labels = {r["sku"].strip(): r for r in _read_csv(args.labels, ("sku",))}
     mapping = load_mapping(args.mapping)
@@ -311,7 +331,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     attributes = [a for a in attributes if a in label_columns]
     if not attributes:
         raise ConfigError(f"{args.labels.name}: no label column matches a taxonomy attribute")
-    policy = policy_from_settings(settings, base_dir=args.manifest.resolve().parent)
+    policy = csv_image_policy(settings, args.manifest.resolve(), args.image_root)
     rows = [r for r in manifest if r["sku"].strip() in labels]
     pairs: dict[str, list] = {a: [] for a in attributes}
     unmapped: dict[str, Counter] = {a: Counter() for a in attributes}

@@ -8,6 +8,9 @@ from pathlib import Path
 from enrichment.config.declare import read_fields, setting
 
 MIB = 1024 * 1024
+# ``path``: a plain local path (relative to the image root); ``file`` (``file://`` URLs,
+# and plain paths) is off unless listed.
+DEFAULT_SCHEMES: tuple[str, ...] = ("path", "http", "https", "s3")
 
 
 @dataclass(frozen=True)
@@ -34,8 +37,8 @@ class ImageSettings:
     allowed_schemes: tuple[str, ...] = setting(
         "ENRICHMENT_IMAGE_ALLOWED_SCHEMES",
         "list",
-        ("file", "http", "https", "s3"),
-        "URL schemes an image may use",
+        DEFAULT_SCHEMES,
+        "schemes an image may use: path (a plain local path), file (file:// URLs), http, https, s3",
         lower=True,
     )
     allowed_hosts: tuple[str, ...] | None = setting(
@@ -79,8 +82,9 @@ class ImageSettings:
     confine_to_root: bool = setting(
         "ENRICHMENT_IMAGE_CONFINE_TO_ROOT",
         "flag",
-        False,
-        "local image files must lie under ENRICHMENT_IMAGE_ROOT",
+        True,
+        "local image files must lie under ENRICHMENT_IMAGE_ROOT (tag-images: the CSV's folder "
+        "or --image-root) once symlinks are resolved; false reads any path the process can open",
     )
 
     @classmethod

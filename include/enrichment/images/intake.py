@@ -1,12 +1,16 @@
 """Image intake: fetch a product image from a path or URL and decode it safely.
 
 :func:`fetch_image` is the one entry point the tagging and embedding code uses. It
-reads bytes from a local path (plain or ``file://``; relative paths resolve against
-``ImagePolicy.base_dir``), ``http(s)://`` (guarded against SSRF, see
+reads bytes from a local path (relative paths resolve against ``ImagePolicy.base_dir``,
+the image root; by default a path must lie under it once symlinks are resolved, and
+``file://`` URLs are refused unless ``file`` is an allowed scheme), ``http(s)://`` (guarded against SSRF, see
 :mod:`enrichment.images.remote`) or ``s3://bucket/key``; checks the size; sniffs the
 format from the content (JPEG, PNG, WebP, GIF; never the file extension); refuses
 images whose declared dimensions exceed the pixel cap before decoding them; decodes
 fully (truncated files fail here); applies the EXIF orientation and returns RGB.
+
+No byte of a refused or unrecognised file ever reaches an error message: details
+name the kind of content and its length only.
 
 Bad input never raises anything but :class:`ImageRejected`, whose ``reason`` is a
 short stable code for quarantine tables: ``empty``, ``not_found``, ``io_error``,
@@ -80,11 +84,18 @@ def fetch_image(
 
 def _read(ref: str, policy: ImagePolicy) -> bytes:
     match = _SCHEME.match(ref)
-    scheme = match.group(1).lower() if match else "file"
+    scheme = match.group(1).lower() if match else "path"
+    if scheme == "path":
+        if not {"path", "file"} & set(policy.allowed_schemes):
+            raise ImageRejected("forbidden_scheme", "local paths are not allowed")
+        return _read_file(ref, policy)
     if scheme not in policy.allowed_schemes:
         raise ImageRejected("forbidden_scheme", f"scheme {scheme!r} is not allowed")
     if scheme == "file":
-        return _read_file(ref, policy)
+        parts = urlsplit(ref)
+        if parts.netloc not in ("", "localhost"):
+            raise ImageRejected("forbidden_path", "file URL names a remote host")
+        return _read_file(unquote(parts.path), policy)
     if scheme in ("http", "https"):
         from enrichment.images.remote import fetch_http
 
@@ -96,37 +107,66 @@ def _read(ref: str, policy: ImagePolicy) -> bytes:
     raise ImageRejected("forbidden_scheme", f"scheme {scheme!r} is not supported")
 
 
-def _read_file(ref: str, policy: ImagePolicy) -> bytes:
-    if _SCHEME.match(ref):
-        parts = urlsplit(ref)
-        if parts.netloc not in ("", "localhost"):
-            raise ImageRejected("forbidden_path", f"file URL names a remote host: {ref}")
-        raw = unquote(parts.path)
-    else:
-        raw = ref
+def _confined(raw: str, policy: ImagePolicy) -> str:
+    """The real path of ``raw`` (relative to the image root); refused outside the root.
+
+    Symlinks are resolved first, for the file and every folder on the way, so a link
+    inside the root that points outside it is refused like ``../`` or an absolute path.
+    """
+    if "\x00" in raw:
+        raise ImageRejected("forbidden_path", "the path contains a NUL byte")
+    base = policy.base_dir
+    path = Path(raw)
+    if not path.is_absolute() and base is not None:
+        path = Path(base) / path
+    if not policy.confine_to_base_dir:
+        return str(path)
+    if base is None:
+        raise ImageRejected("forbidden_path", "no image root is configured for local paths")
+    root = os.path.realpath(base)
+    real = os.path.realpath(path)
+    if os.path.commonpath([root, real]) != root:
+        raise ImageRejected("forbidden_path", f"{_short(raw)} is outside the image root")
+    return real
+
+
+def _short(raw: str, limit: int = 120) -> str:
+    return raw if len(raw) <= limit else raw[:limit] + "..."
+
+
+def _opened_outside(fd: int, policy: ImagePolicy) -> bool:
+    """True when the open file's real location left the root (a folder swapped meanwhile)."""
+    link = f"/proc/self/fd/{fd}"
+    if not policy.confine_to_base_dir or policy.base_dir is None or not os.path.exists(link):
+        return False
+    root = os.path.realpath(policy.base_dir)
+    return os.path.commonpath([root, os.path.realpath(link)]) != root
+
+
+def _read_file(raw: str, policy: ImagePolicy) -> bytes:
     if not raw:
         raise ImageRejected("not_found", "empty path")
-    path = Path(raw)
-    if not path.is_absolute() and policy.base_dir is not None:
-        path = Path(policy.base_dir) / path
+    path = _confined(raw, policy)
+    shown = _short(raw)
+    # O_NONBLOCK: opening a FIFO must not wait for a writer; no effect on regular files.
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if policy.confine_to_base_dir:
+        flags |= getattr(os, "O_NOFOLLOW", 0)  # the path is already resolved
     try:
-        if policy.confine_to_base_dir and policy.base_dir is not None:
-            root = Path(policy.base_dir).resolve()
-            if not path.resolve().is_relative_to(root):
-                raise ImageRejected("forbidden_path", f"{raw} is outside the image root")
-        # O_NONBLOCK: opening a FIFO must not wait for a writer; no effect on regular files.
-        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
         with os.fdopen(os.open(path, flags), "rb") as handle:
+            if _opened_outside(handle.fileno(), policy):
+                raise ImageRejected("forbidden_path", f"{shown} is outside the image root")
             info = os.fstat(handle.fileno())
             if not stat.S_ISREG(info.st_mode):
-                raise ImageRejected("not_found", f"{raw} is not a regular file")
+                raise ImageRejected("not_found", f"{shown} is not a regular file")
             if info.st_size > policy.max_bytes:
                 raise ImageRejected("too_large", f"{info.st_size} bytes > {policy.max_bytes}")
             data = handle.read(policy.max_bytes + 1)
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
-        raise ImageRejected("not_found", f"{raw}: {exc.strerror or exc}") from exc
-    except (OSError, ValueError) as exc:  # permissions, NUL bytes in the path, ...
-        raise ImageRejected("io_error", f"{raw}: {exc}") from exc
+        raise ImageRejected("not_found", f"{shown}: {exc.strerror or exc}") from exc
+    except (OSError, ValueError) as exc:  # permissions, a symlink swapped in, ...
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise ImageRejected("io_error", f"{shown}: {detail}") from exc
     if len(data) > policy.max_bytes:
         raise ImageRejected("too_large", f"more than {policy.max_bytes} bytes")
     return data
@@ -146,6 +186,7 @@ def sniff_format(data: bytes) -> str | None:
 
 
 def _describe(data: bytes) -> str:
+    """What kind of content ``data`` is and its length; never any of its bytes."""
     head = data[:512].lstrip().lower()
     known = (
         (b"bm", "BMP"),
@@ -158,12 +199,22 @@ def _describe(data: bytes) -> str:
         (b"<html", "HTML"),
         (b"\x00\x00\x01\x00", "ICO"),
     )
+    size = f"{len(data)} bytes"
     for magic, name in known:
         if head.startswith(magic):
-            return f"{name}, which is not an allowed format"
+            return f"{name} ({size}), which is not an allowed format"
     if data[4:8] == b"ftyp":
-        return f"an ISO media file ({data[8:12].decode('latin-1')!r}, e.g. HEIC/AVIF), not allowed"
-    return f"not a JPEG, PNG, WebP or GIF image (starts with {data[:8]!r})"
+        return f"an ISO media file (e.g. HEIC/AVIF, {size}), not allowed"
+    kind = "text" if _looks_like_text(data[:4096]) else "binary data"
+    return f"{kind} ({size}), not a JPEG, PNG, WebP or GIF image"
+
+
+def _looks_like_text(sample: bytes) -> bool:
+    try:
+        text = sample.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(ch.isprintable() or ch in "\t\r\n\x00" for ch in text)
 
 
 def decode(

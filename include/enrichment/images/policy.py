@@ -5,7 +5,9 @@ remote sources (:mod:`enrichment.images.remote`) obey; :class:`ImageRejected` is
 one error they raise for bad input.
 
 Its settings are :class:`enrichment.config.images.ImageSettings` (``ENRICHMENT_IMAGE_*``,
-listed in docs/configuration.md).
+listed in docs/configuration.md). Safe by default: a local path must lie under the
+image root once symlinks are resolved, and ``file://`` URLs are refused (the default
+schemes are ``path`` -- a plain local path -- ``http``, ``https`` and ``s3``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from enrichment.config import ConfigError
-from enrichment.config.images import MIB, ImageSettings
+from enrichment.config.images import DEFAULT_SCHEMES, MIB, ImageSettings
 
 if TYPE_CHECKING:
     from enrichment.config import Settings
@@ -43,7 +45,7 @@ class ImagePolicy:
     max_bytes: int = 20 * MIB
     max_pixels: int = 40_000_000
     timeout_seconds: float = 10.0
-    allowed_schemes: tuple[str, ...] = ("file", "http", "https", "s3")
+    allowed_schemes: tuple[str, ...] = DEFAULT_SCHEMES
     allowed_hosts: tuple[str, ...] | None = None
     allow_private_addresses: bool = False
     max_redirects: int = 3
@@ -53,7 +55,7 @@ class ImagePolicy:
     resolver: Callable[[str], list[str]] | None = None  # replaces DNS (tests, custom DNS)
     trusted_hosts: Mapping[str, str] | None = None  # operator-pinned name -> address
     ca_bundle: Path | None = None
-    confine_to_base_dir: bool = False
+    confine_to_base_dir: bool = True  # local files only under base_dir (symlinks resolved)
     # HTTP: retries of transient failures (connect timeouts, connection errors, 429, 5xx)
     # within timeout_seconds, and keep-alive connections per worker thread
     http_retries: int = 2

@@ -146,6 +146,7 @@ def test_magento_sample_colour_without_clip(tmp_path, monkeypatch, capsys):
     code = main([
         "evaluate", "--manifest", str(manifest), "--labels", str(root / "labels.csv"),
         "--mapping", str(mapping), "--no-clip", "--attributes", "color,category",
+        "--image-root", str(root),
     ])  # fmt: skip
     assert code == 0
     report = json.loads(capsys.readouterr().out)

@@ -31,6 +31,14 @@ from enrichment.images.remote import address_problem, vet_url
 
 pytestmark = pytest.mark.unit
 
+# Decoding tests read files anywhere under a temporary folder: confinement is opted out
+# explicitly here and tested on its own in test_path_confinement.py.
+OPEN = ImagePolicy(confine_to_base_dir=False)
+
+
+def unconfined(**limits: object) -> ImagePolicy:
+    return ImagePolicy(confine_to_base_dir=False, **limits)  # type: ignore[arg-type]
+
 
 def encode(image: Image.Image, fmt: str, **params: object) -> bytes:
     buffer = io.BytesIO()
@@ -46,7 +54,7 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
 
 def rejected(ref: str | Path, policy: ImagePolicy | None = None) -> ImageRejected:
     with pytest.raises(ImageRejected) as info:
-        fetch_image(str(ref), policy)
+        fetch_image(str(ref), policy or OPEN)
     return info.value
 
 
@@ -69,7 +77,7 @@ def close(pixel: tuple[int, ...], expected: tuple[int, ...], tolerance: int = 6)
 def test_jpeg_from_path_is_loaded_as_rgb_with_hash(tmp_path: Path) -> None:
     data = encode(Image.new("RGB", (64, 48), (200, 30, 30)), "JPEG", quality=95)
     path = write(tmp_path, "red.jpg", data)
-    loaded = fetch_image(str(path))
+    loaded = fetch_image(str(path), OPEN)
     assert isinstance(loaded, LoadedImage)
     assert (loaded.format, loaded.width, loaded.height) == ("JPEG", 64, 48)
     assert loaded.image.mode == "RGB" and loaded.image.size == (64, 48)
@@ -81,23 +89,24 @@ def test_jpeg_from_path_is_loaded_as_rgb_with_hash(tmp_path: Path) -> None:
 def test_relative_path_and_file_url_resolve(tmp_path: Path) -> None:
     (tmp_path / "sub dir").mkdir()
     write(tmp_path / "sub dir", "a.png", encode(Image.new("RGB", (5, 5), "blue"), "PNG"))
-    policy = ImagePolicy(base_dir=tmp_path)
+    policy = ImagePolicy(base_dir=tmp_path, allowed_schemes=("file",))
     assert fetch_image("sub dir/a.png", policy).width == 5
     assert fetch_image("file:sub%20dir/a.png", policy).format == "PNG"
     url = (tmp_path / "sub dir" / "a.png").as_uri()
-    assert fetch_image(url).image.getpixel((0, 0)) == (0, 0, 255)
+    assert fetch_image(url, policy).image.getpixel((0, 0)) == (0, 0, 255)
+    assert fetch_image("sub dir/a.png", ImagePolicy(base_dir=tmp_path)).width == 5  # default
 
 
 def test_format_comes_from_content_not_extension(tmp_path: Path) -> None:
     path = write(tmp_path, "really-a-png.jpg", encode(Image.new("RGB", (3, 3)), "PNG"))
-    assert fetch_image(str(path)).format == "PNG"
+    assert fetch_image(str(path), OPEN).format == "PNG"
 
 
 def test_webp_is_accepted(tmp_path: Path) -> None:
     path = write(
         tmp_path, "x.webp", encode(Image.new("RGB", (10, 8), (0, 200, 0)), "WEBP", lossless=True)
     )
-    loaded = fetch_image(str(path))
+    loaded = fetch_image(str(path), OPEN)
     assert loaded.format == "WEBP" and loaded.image.getpixel((1, 1)) == (0, 200, 0)
 
 
@@ -106,7 +115,8 @@ def test_file_scheme_can_be_disallowed(tmp_path: Path) -> None:
     policy = ImagePolicy(allowed_schemes=("http", "https"))
     assert rejected(path, policy).reason == "forbidden_scheme"
     assert rejected(path.as_uri(), policy).reason == "forbidden_scheme"
-    assert rejected("file://otherhost/etc/passwd").reason == "forbidden_path"
+    file_ok = ImagePolicy(allowed_schemes=("file",), confine_to_base_dir=False)
+    assert rejected("file://otherhost/etc/passwd", file_ok).reason == "forbidden_path"
 
 
 def test_confinement_to_base_dir(tmp_path: Path) -> None:
@@ -118,7 +128,8 @@ def test_confinement_to_base_dir(tmp_path: Path) -> None:
     assert rejected("../secret.png", policy).reason == "forbidden_path"
     assert rejected("link.png", policy).reason == "forbidden_path"
     assert rejected(secret, policy).reason == "forbidden_path"
-    assert fetch_image("../secret.png", ImagePolicy(base_dir=root)).width == 3
+    opted_out = ImagePolicy(base_dir=root, confine_to_base_dir=False)
+    assert fetch_image("../secret.png", opted_out).width == 3
 
 
 # --- bad input ----------------------------------------------------------------------------
@@ -177,8 +188,8 @@ def test_formats_outside_the_allowlist_are_unsupported(
 def test_oversize_file_is_too_large(tmp_path: Path) -> None:
     noisy = Image.frombytes("RGB", (100, 100), random.Random(2).randbytes(30000))
     path = write(tmp_path, "big.png", encode(noisy, "PNG"))
-    assert rejected(path, ImagePolicy(max_bytes=10_000)).reason == "too_large"
-    assert fetch_image(str(path), ImagePolicy(max_bytes=100_000)).width == 100
+    assert rejected(path, unconfined(max_bytes=10_000)).reason == "too_large"
+    assert fetch_image(str(path), unconfined(max_bytes=100_000)).width == 100
 
 
 def test_png_header_claiming_huge_dimensions_is_a_bomb(tmp_path: Path) -> None:
@@ -195,14 +206,14 @@ def test_tiny_file_with_many_pixels_exceeds_the_pixel_cap(tmp_path: Path) -> Non
     data = encode(Image.new("L", (3000, 3000)), "PNG", optimize=True)
     assert len(data) < 20_000
     path = write(tmp_path, "flat.png", data)
-    assert rejected(path, ImagePolicy(max_pixels=4_000_000)).reason == "decompression_bomb"
-    assert fetch_image(str(path), ImagePolicy(max_pixels=10_000_000)).width == 3000
+    assert rejected(path, unconfined(max_pixels=4_000_000)).reason == "decompression_bomb"
+    assert fetch_image(str(path), unconfined(max_pixels=10_000_000)).width == 3000
 
 
 def test_pillow_bomb_error_maps_to_rejection_without_leaking_state(tmp_path: Path) -> None:
     limit = Image.MAX_IMAGE_PIXELS
     filters_before = list(warnings.filters)
-    policy = ImagePolicy(max_pixels=10**12)  # only Pillow's own limits apply
+    policy = unconfined(max_pixels=10**12)  # only Pillow's own limits apply
     for name, side in (
         ("warn.png", int(limit**0.5) + 10),
         ("error.png", int((2 * limit) ** 0.5) + 10),
@@ -235,7 +246,7 @@ def test_concurrent_decoding_leaves_warning_filters_alone(
     ]
     filters_before = list(warnings.filters)
     with ThreadPoolExecutor(8) as pool:
-        widths = list(pool.map(lambda p: fetch_image(str(p)).width, paths * 5))
+        widths = list(pool.map(lambda p: fetch_image(str(p), OPEN).width, paths * 5))
     assert widths == [64] * 200
     assert warnings.filters == filters_before
 
@@ -245,7 +256,7 @@ def test_concurrent_decoding_leaves_warning_filters_alone(
 
 def test_cmyk_jpeg_becomes_rgb(tmp_path: Path) -> None:
     data = encode(Image.new("CMYK", (16, 16), (0, 255, 255, 0)), "JPEG", quality=95)
-    loaded = fetch_image(str(write(tmp_path, "cmyk.jpg", data)))
+    loaded = fetch_image(str(write(tmp_path, "cmyk.jpg", data)), OPEN)
     assert loaded.image.mode == "RGB"
     assert close(loaded.image.getpixel((8, 8)), (255, 0, 0), tolerance=10)
 
@@ -255,7 +266,7 @@ def test_palette_png_with_transparency_composites_on_white(tmp_path: Path) -> No
     image.putpalette([0, 0, 0, 10, 120, 250] + [0] * 762)
     image.putpixel((2, 0), 1)
     data = encode(image, "PNG", transparency=0)
-    loaded = fetch_image(str(write(tmp_path, "p.png", data)))
+    loaded = fetch_image(str(write(tmp_path, "p.png", data)), OPEN)
     assert loaded.image.getpixel((0, 0)) == (255, 255, 255)
     assert loaded.image.getpixel((2, 0)) == (10, 120, 250)
 
@@ -263,11 +274,11 @@ def test_palette_png_with_transparency_composites_on_white(tmp_path: Path) -> No
 def test_rgba_and_la_alpha_composite_on_white(tmp_path: Path) -> None:
     rgba = Image.new("RGBA", (4, 4), (0, 0, 255, 128))
     rgba.putpixel((0, 0), (255, 0, 0, 0))
-    loaded = fetch_image(str(write(tmp_path, "a.png", encode(rgba, "PNG"))))
+    loaded = fetch_image(str(write(tmp_path, "a.png", encode(rgba, "PNG"))), OPEN)
     assert loaded.image.getpixel((0, 0)) == (255, 255, 255)
     assert close(loaded.image.getpixel((1, 1)), (127, 127, 255), tolerance=2)
     la = Image.new("LA", (2, 2), (0, 0))
-    assert fetch_image(str(write(tmp_path, "la.png", encode(la, "PNG")))).image.getpixel(
+    assert fetch_image(str(write(tmp_path, "la.png", encode(la, "PNG"))), OPEN).image.getpixel(
         (0, 0)
     ) == (
         255,
@@ -282,7 +293,7 @@ def test_sixteen_bit_grey_is_scaled_not_clipped(tmp_path: Path) -> None:
         image.putpixel((x, 0), value)
     path = write(tmp_path, "g16.png", encode(image, "PNG"))
     assert Image.open(path).mode.startswith("I")
-    pixels = [fetch_image(str(path)).image.getpixel((x, 0)) for x in range(3)]
+    pixels = [fetch_image(str(path), OPEN).image.getpixel((x, 0)) for x in range(3)]
     assert pixels[0] == (0, 0, 0)
     assert pixels[1] in ((127, 127, 127), (128, 128, 128))
     assert pixels[2] == (255, 255, 255)
@@ -294,7 +305,7 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     exif = Image.Exif()
     exif[0x0112] = 6  # stored rotated: display needs 90 degrees clockwise
     path = write(tmp_path, "rot.jpg", encode(image, "JPEG", exif=exif, quality=95))
-    loaded = fetch_image(str(path))
+    loaded = fetch_image(str(path), OPEN)
     assert (loaded.width, loaded.height) == (20, 40)
     assert close(loaded.image.getpixel((10, 5)), (255, 0, 0), tolerance=30)
     assert close(loaded.image.getpixel((10, 35)), (0, 0, 255), tolerance=30)
@@ -304,7 +315,7 @@ def test_animated_gif_gives_its_first_frame(tmp_path: Path) -> None:
     frames = [Image.new("RGB", (12, 12), colour) for colour in ("red", "lime", "blue")]
     data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=50)
     assert Image.open(io.BytesIO(data)).n_frames == 3
-    loaded = fetch_image(str(write(tmp_path, "anim.gif", data)))
+    loaded = fetch_image(str(write(tmp_path, "anim.gif", data)), OPEN)
     assert loaded.format == "GIF" and loaded.image.mode == "RGB"
     assert loaded.image.getpixel((6, 6)) == (255, 0, 0)
 
@@ -314,10 +325,10 @@ def test_max_side_reduces_jpeg_and_png(tmp_path: Path) -> None:
     jpeg = write(tmp_path, "big.jpg", encode(image, "JPEG"))
     png = write(tmp_path, "big.png", encode(image, "PNG"))
     for path in (jpeg, png):
-        loaded = fetch_image(str(path), max_side=256)
+        loaded = fetch_image(str(path), OPEN, max_side=256)
         assert (loaded.width, loaded.height) == (256, 192)
         assert close(loaded.image.getpixel((100, 100)), (40, 90, 160))
-    assert fetch_image(str(jpeg)).width == 1024
+    assert fetch_image(str(jpeg), OPEN).width == 1024
 
 
 # --- the exception and settings ----------------------------------------------------------
@@ -505,7 +516,7 @@ def test_max_side_with_exif_rotation_bounds_the_upright_image(tmp_path: Path) ->
     exif = Image.Exif()
     exif[0x0112] = 6
     path = write(tmp_path, "rot-big.jpg", encode(image, "JPEG", exif=exif, quality=95))
-    loaded = fetch_image(str(path), max_side=100)
+    loaded = fetch_image(str(path), OPEN, max_side=100)
     assert (loaded.width, loaded.height) == (50, 100)
     assert close(loaded.image.getpixel((25, 10)), (255, 0, 0), tolerance=30)
     assert close(loaded.image.getpixel((25, 90)), (0, 0, 255), tolerance=30)
