@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from enrichment.config import ConfigError
 
 LOAD_THREADS = 4
 DECODE_MAX_SIDE = 512  # enough for CLIP (224 px) and the colour signal (128 px)
+MAX_FIELD_CHARS = 131_072  # a longer cell makes its row an error (the command goes on)
+_PARSE_LIMIT = 1 << 30  # the csv module's own cap, raised so one long cell cannot abort
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -113,6 +116,8 @@ def csv_image_policy(settings: Any, csv_path: Path, image_root: Path | None = No
 
 # -- shared helpers ---------------------------------------------------------------------------
 def _read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
+    if csv.field_size_limit() < _PARSE_LIMIT:
+        csv.field_size_limit(_PARSE_LIMIT)
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
@@ -184,6 +189,23 @@ def _progress(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="item", file=sys.stderr, disable=None)
 
 
+def row_problem(row: dict[str, Any]) -> str | None:
+    """Why a CSV row cannot be processed (naming the column), or None."""
+    for column, value in row.items():
+        if column is None:
+            return "invalid_input: the row has more cells than the header"
+        if not isinstance(value, str):
+            continue
+        if "\x00" in value:
+            return f"invalid_input: column {column!r} contains a NUL byte"
+        if len(value) > MAX_FIELD_CHARS:
+            return (
+                f"field_too_large: column {column!r} has {len(value)} characters "
+                f"(limit {MAX_FIELD_CHARS})"
+            )
+    return None
+
+
 # -- tag-images -------------------------------------------------------------------------------
 def cmd_tag_images(args: argparse.Namespace) -> int:
     rows = _read_csv(args.input, ("sku", "image"))
@@ -197,7 +219,9 @@ def cmd_tag_images(args: argparse.Namespace) -> int:
         _progress(len(rows), "tagging") as bar,
     ):
         for batch in _batches(rows, batch_size):
-            inputs, errors = _inputs(batch, policy, pool)
+            problems = [row_problem(r) for r in batch]  # such rows are not read further
+            usable = [{} if p else r for r, p in zip(batch, problems, strict=True)]
+            inputs, errors = _inputs(usable, policy, pool)
             try:
                 results = tagger.tag(inputs)
             except Exception:  # a broken batch: retry row by row so one bad row is isolated
@@ -208,8 +232,14 @@ def cmd_tag_images(args: argparse.Namespace) -> int:
                     except Exception as row_exc:
                         results.append([])
                         errors[i] = f"tagging_failed: {type(row_exc).__name__}: {row_exc}"
-            for item, tags, error in zip(inputs, results, errors, strict=True):
-                if not item.sku:
+            for row, item, tags, error, problem in zip(
+                batch, inputs, results, errors, problems, strict=True
+            ):
+                if problem:
+                    tags, error = [], problem
+                    sku = (row.get("sku") or "").replace("\x00", "").strip()[:200]
+                    item = replace(item, sku=sku)
+                elif not item.sku:
                     tags, error = [], "missing_sku: the row has no sku"
                 failed += error is not None
                 record = {"sku": item.sku, "tags": [t.to_dict() for t in tags], "error": error}

@@ -131,6 +131,21 @@ class Settings:
         "text",
         doc="S3 endpoint of an s3:// shard store (unset: AWS)",
     )
+    item_time_budget_seconds: float | None = setting(
+        "ENRICHMENT_ITEM_TIME_BUDGET_SECONDS",
+        "number",
+        60.0,
+        "seconds one item may take in the shard worker; over it the item is quarantined "
+        "(reason time_budget) and the shard goes on (0: no budget)",
+        low=0,
+    )
+    text_max_chars: int | None = setting(
+        "ENRICHMENT_TEXT_MAX_CHARS",
+        "int",
+        65_536,
+        "characters of a text field the text signal reads (0: the whole field)",
+        low=0,
+    )
 
     @property
     def pg_dir(self) -> Path:
@@ -167,5 +182,7 @@ def load_settings() -> Settings:
         calibration_path=values["calibration_path"].resolve()
         if values["calibration_path"]
         else None,
+        item_time_budget_seconds=values["item_time_budget_seconds"] or None,  # 0: off
+        text_max_chars=values["text_max_chars"] or None,
     )
     return Settings(**values)

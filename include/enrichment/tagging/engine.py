@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from enrichment.config import ConfigError, Settings
+from enrichment.tagging.budget import Deadline, TimeBudgetExceeded
 from enrichment.tagging.calibrated import apply_fusion, apply_head
 from enrichment.tagging.calibration_types import Calibration, lineage_version, load_calibration
 from enrichment.tagging.fusion import FusedAttribute, fuse_attribute
 from enrichment.tagging.signals.colour import ColourNamer, ColourResult
-from enrichment.tagging.signals.text import TextEvidence, TextMatcher
+from enrichment.tagging.signals.text import MAX_FIELD_CHARS, TextEvidence, TextMatcher
 from enrichment.tagging.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class ItemAnalysis:
     negated: dict[str, set[str]] = field(default_factory=dict)
     embedding: np.ndarray | None = None  # CLIP image embedding, when kept (calibration)
     category: str | None = None  # the emitted category the other attributes were scored for
+    over_budget: str | None = None  # why the item was stopped (no tags then)
 
     def tags(self) -> list[Tag]:
         return [
@@ -112,6 +114,8 @@ class Tagger:
         colour_size: int | None = 128,
         cache_dir: Any = None,
         calibration: Calibration | None = None,
+        text_max_chars: int | None = MAX_FIELD_CHARS,
+        item_budget_seconds: float | None = None,
     ) -> None:
         self.taxonomy = taxonomy
         self.calibration = calibration
@@ -129,7 +133,8 @@ class Tagger:
         self.model_id = clip.model_id if clip is not None else "none"
         self.clip_temperature = clip_temperature
         self.cache_dir = cache_dir
-        self._matcher = TextMatcher(taxonomy)
+        self._matcher = TextMatcher(taxonomy, max_chars=text_max_chars)
+        self.item_budget_seconds = item_budget_seconds  # None: no per-item budget
         self._colour = ColourNamer(taxonomy, size=colour_size) if "color" in taxonomy else None
         self._sims: _LRU = _LRU(IMAGE_CACHE_SIZE)
         self._colours: _LRU = _LRU(IMAGE_CACHE_SIZE)
@@ -171,6 +176,7 @@ class Tagger:
             clip_temperature=getattr(settings, "clip_temperature", 0.01),
             cache_dir=settings.data_dir / "cache" / "clip",
             calibration=loaded,
+            text_max_chars=getattr(settings, "text_max_chars", MAX_FIELD_CHARS),
         )
 
     # -- public API ------------------------------------------------------------------------
@@ -181,7 +187,14 @@ class Tagger:
     def analyse(self, items: list[TagInput]) -> list[ItemAnalysis]:
         """Full fusion results per item (used by :meth:`tag` and by evaluation)."""
         sims = self._clip_similarities(items)
-        out = [self._analyse_one(item, sims.get(self._image_key(item))) for item in items]
+        out = []
+        for item in items:
+            deadline = Deadline(self.item_budget_seconds)
+            try:
+                out.append(self._analyse_one(item, sims.get(self._image_key(item)), deadline))
+            except TimeBudgetExceeded as exc:
+                log.warning("item %s stopped: %s", item.sku, exc)
+                out.append(ItemAnalysis(item.sku, over_budget=str(exc)))
         if self.keep_embeddings and self.clip is not None:
             with_image = [(a, i) for a, i in zip(out, items, strict=True) if i.image is not None]
             if with_image:
@@ -241,12 +254,16 @@ class Tagger:
             self._colours.put(key, result)
         return result
 
-    def _analyse_one(self, item: TagInput, sims: np.ndarray | None) -> ItemAnalysis:
+    def _analyse_one(
+        self, item: TagInput, sims: np.ndarray | None, deadline: Deadline | None = None
+    ) -> ItemAnalysis:
         text = self._matcher.evidence(
-            [(item.title, TITLE_STRENGTH), (item.description, DESCRIPTION_STRENGTH)]
+            [(item.title, TITLE_STRENGTH), (item.description, DESCRIPTION_STRENGTH)], deadline
         )
         catalog = (
-            self._matcher.evidence([(item.category, 1.0)]) if item.category else TextEvidence()
+            self._matcher.evidence([(item.category, 1.0)], deadline)
+            if item.category
+            else TextEvidence()
         )
         out = ItemAnalysis(item.sku)
         category_attr = self.taxonomy.attribute("category")
@@ -262,6 +279,8 @@ class Tagger:
             if attr.id == "color":
                 out.colour = self._colour_of(item, region)
                 pixels = out.colour.distribution() if out.colour else None
+                if deadline is not None:
+                    deadline.check("colour analysis")
             out.fused[attr.id] = self._fuse(attr, category, text, catalog, sims, pixels, out)
         return out
 
@@ -334,36 +353,46 @@ SYSTEMIC_MIN_BATCH = 4  # (judged on batches of at least this size; the quality 
 
 def tag_isolating_failures(
     tagger: Tagger, items: list[TagInput]
-) -> tuple[list[list[Tag]], dict[int, str]]:
+) -> tuple[list[list[Tag]], dict[int, tuple[str, str]]]:
     """Tag a batch; an item whose image breaks the engine is tagged from its text alone.
 
-    Returns the tags per item and ``{index: "ExcType: message"}`` for the items whose
-    image could not be analysed (the caller quarantines them). When most of a batch
-    fails the problem is the engine or the model, not the data: the error is raised.
+    Returns the tags per item and ``{index: (reason, detail)}`` for the items the caller
+    quarantines: ``tagging_error`` (the image could not be analysed; text tags kept) and
+    ``time_budget`` (the item went over ``tagger.item_budget_seconds``; no tags). When
+    most of a batch fails the problem is the engine or the model, not the data: the
+    error is raised.
     """
     try:
-        return tagger.tag(items), {}
+        return _with_budget_failures(tagger.analyse(items))
     except Exception:  # noqa: BLE001 - narrowed down item by item below
         log.warning(
             "tagging a batch of %d failed; retrying item by item", len(items), exc_info=True
         )
-    results: list[list[Tag]] = []
-    failures: dict[int, str] = {}
+    analyses: list[ItemAnalysis] = []
+    errors: dict[int, tuple[str, str]] = {}
     first_error: Exception | None = None
     for n, item in enumerate(items):
         try:
-            results.append(tagger.tag([item])[0])
+            analyses.append(tagger.analyse([item])[0])
             continue
         except Exception as exc:  # noqa: BLE001 - recorded per item
             first_error = first_error or exc
-            failures[n] = f"{type(exc).__name__}: {exc}"[:500]
+            errors[n] = ("tagging_error", f"{type(exc).__name__}: {exc}"[:500])
         if item.image is None:
             raise first_error
-        results.append(tagger.tag([replace(item, image=None, image_hash=None)])[0])
-    if len(items) >= SYSTEMIC_MIN_BATCH and len(failures) > SYSTEMIC_FAILURE_SHARE * len(items):
+        analyses.append(tagger.analyse([replace(item, image=None, image_hash=None)])[0])
+    if len(items) >= SYSTEMIC_MIN_BATCH and len(errors) > SYSTEMIC_FAILURE_SHARE * len(items):
         raise RuntimeError(
-            f"tagging failed for {len(failures)} of {len(items)} items "
-            f"(first: {failures[min(failures)]}); this looks like an engine or model problem, "
+            f"tagging failed for {len(errors)} of {len(items)} items "
+            f"(first: {errors[min(errors)][1]}); this looks like an engine or model problem, "
             "not bad images"
         ) from first_error
-    return results, failures
+    results, over = _with_budget_failures(analyses)
+    return results, {**errors, **over}
+
+
+def _with_budget_failures(
+    analyses: list[ItemAnalysis],
+) -> tuple[list[list[Tag]], dict[int, tuple[str, str]]]:
+    over = {n: ("time_budget", a.over_budget) for n, a in enumerate(analyses) if a.over_budget}
+    return [a.tags() for a in analyses], over

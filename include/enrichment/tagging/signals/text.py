@@ -15,6 +15,12 @@ A mention preceded within three words (same clause) by a negation ("not red",
 "without a hood", "không phải màu đỏ") counts against the value instead of for it.
 Overlapping mentions inside one attribute keep the longest ("pullover hoodie" is a
 hoodie, not a sweater); a value's ``exclude`` phrases ("short sleeve") never count.
+
+Hostile text is bounded: matching is linear in the number of tokens (overlaps are
+resolved with a per-attribute map of taken token positions), and only the first
+``MAX_FIELD_CHARS`` characters of a field are read (default 65,536, about 10,000 words;
+``ENRICHMENT_TEXT_MAX_CHARS``). A :class:`~enrichment.tagging.budget.Deadline` passed to
+:meth:`TextMatcher.mentions` is checked while matching.
 """
 
 from __future__ import annotations
@@ -23,7 +29,11 @@ import html
 import re
 from dataclasses import dataclass, field
 
+from enrichment.tagging.budget import Deadline
 from enrichment.tagging.taxonomy import Taxonomy, fold
+
+MAX_FIELD_CHARS = 65_536
+_CHECK_EVERY = 2048  # tokens between deadline checks
 
 _TAG_BREAK_RE = re.compile(r"<\s*(?:br|/p|/li|li|p|/div|div|/h\d|tr|/tr)\b[^>]*>", re.IGNORECASE)
 _TAG_RE = re.compile(r"<[^>]{0,500}>")
@@ -84,8 +94,9 @@ def _phrase(s: str) -> tuple[str, ...]:
 class TextMatcher:
     """Finds taxonomy values in free text; build once per taxonomy and reuse."""
 
-    def __init__(self, taxonomy: Taxonomy) -> None:
+    def __init__(self, taxonomy: Taxonomy, *, max_chars: int | None = MAX_FIELD_CHARS) -> None:
         self.taxonomy = taxonomy
+        self.max_chars = max_chars  # None: read whole fields (still linear)
         # first token -> [(phrase tokens, attribute, value)], one index per matching mode
         self._folded: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
         self._strict: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
@@ -110,23 +121,34 @@ class TextMatcher:
                         tuple(fold(t) for t in _phrase(e)) for e in val.exclude
                     ]
 
-    def mentions(self, text: str | None) -> list[Mention]:
+    def mentions(self, text: str | None, deadline: Deadline | None = None) -> list[Mention]:
         """All non-overlapping (per attribute) synonym mentions in ``text``."""
-        lowered, folded = tokenize(text or "")
+        text = text or ""
+        if self.max_chars is not None and len(text) > self.max_chars:
+            text = text[: self.max_chars]
+        lowered, folded = tokenize(text)
+        if deadline is not None:
+            deadline.check("text matching")
         found: list[tuple[str, str, int, int]] = []
         for i in range(len(lowered)):
+            if deadline is not None and i % _CHECK_EVERY == 0:
+                deadline.check("text matching")
             for index, toks in ((self._folded, folded), (self._strict, lowered)):
                 for phrase, attr, val in index.get(toks[i], ()):
                     n = len(phrase)
                     if tuple(toks[i : i + n]) == phrase:
                         found.append((attr, val, i, i + n))
         found = [m for m in found if not self._excluded(m, folded)]
-        # longest first; drop a mention overlapping a longer one of the same attribute
+        # longest first; drop a mention overlapping a longer one of the same attribute.
+        # Taken positions per attribute make this linear (phrases are a few tokens long).
         found.sort(key=lambda m: (-(m[3] - m[2]), m[2]))
+        taken: dict[str, set[int]] = {}
         kept: list[tuple[str, str, int, int]] = []
         for m in found:
-            if not any(k[0] == m[0] and k[2] < m[3] and m[2] < k[3] for k in kept):
+            positions = taken.setdefault(m[0], set())
+            if not any(p in positions for p in range(m[2], m[3])):
                 kept.append(m)
+                positions.update(range(m[2], m[3]))
         kept.sort(key=lambda m: m[2])
         return [
             Mention(a, v, s, e, _negated(lowered, folded, s), "%" in lowered[max(0, s - 2) : s])
@@ -142,7 +164,9 @@ class TextMatcher:
                     return True
         return False
 
-    def evidence(self, fields: list[tuple[str | None, float]]) -> TextEvidence:
+    def evidence(
+        self, fields: list[tuple[str | None, float]], deadline: Deadline | None = None
+    ) -> TextEvidence:
         """Combine several text fields, each with a strength (e.g. title 1.0, description 0.6).
 
         Within one field a single-valued attribute with k different values mentioned
@@ -153,7 +177,7 @@ class TextMatcher:
             if not text:
                 continue
             positive: dict[str, dict[str, float]] = {}
-            for m in self.mentions(text):
+            for m in self.mentions(text, deadline):
                 if m.negated:
                     ev.negated.setdefault(m.attribute, set()).add(m.value)
                 else:

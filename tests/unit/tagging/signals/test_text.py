@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from enrichment.tagging.budget import Deadline, TimeBudgetExceeded
 from enrichment.tagging.signals.text import TextMatcher, clean_text
 from enrichment.tagging.taxonomy import Taxonomy
 
@@ -83,3 +84,48 @@ def test_evidence_strengths(matcher):
     assert ev.scores["material"] == {"wool": 1.0, "spandex": 1.0}
     ev = matcher.evidence([("Tee, not red", 1.0)])
     assert "red" in ev.negated["color"] and "color" not in ev.scores
+
+
+# --- hostile text is bounded ----------------------------------------------------------------
+UNIT = "red cotton t-shirt, pullover hoodie in blue; not green. "
+
+
+def test_overlaps_resolved_per_attribute_as_before_on_long_text(matcher):
+    """The linear overlap rule keeps the same mentions as the pairwise one."""
+    text = UNIT * 500
+    found = matcher.mentions(text)
+    per_unit = len(matcher.mentions(UNIT))
+    assert len(found) == 500 * per_unit
+    values = {(m.attribute, m.value) for m in found}
+    assert ("category", "hoodie") in values and ("category", "sweater") not in values
+    taken: dict[str, set[int]] = {}
+    for m in found:  # no two kept mentions of one attribute share a token
+        span = set(range(m.start, m.end))
+        assert not span & taken.setdefault(m.attribute, set())
+        taken[m.attribute] |= span
+
+
+@pytest.mark.parametrize("megabytes", [1, 10])
+def test_huge_descriptions_are_read_up_to_the_cap(matcher, megabytes):
+    huge = UNIT * (megabytes * 2**20 // len(UNIT))
+    capped = matcher.mentions(huge)
+    assert capped == matcher.mentions(huge[: matcher.max_chars])
+    assert len(capped) < len(huge) // 100
+    ev = matcher.evidence([("Wool hat", 1.0), (huge, 0.5)])
+    assert ev.scores["category"]["hat"] == 1.0
+    assert "green" in ev.negated["color"]
+
+
+def test_uncapped_matching_reads_the_whole_field():
+    """256 KB of mentions (quadratic matching needed ~50 s for this; linear: well under 1 s)."""
+    whole = TextMatcher(Taxonomy.load(), max_chars=None)
+    repeats = 2**18 // len(UNIT)
+    assert len(whole.mentions(UNIT * repeats)) == repeats * len(whole.mentions(UNIT))
+
+
+def test_deadline_stops_matching(matcher):
+    ticks = iter(range(10**6))
+    deadline = Deadline(5, clock=lambda: float(next(ticks)))
+    with pytest.raises(TimeBudgetExceeded, match="text matching"):
+        TextMatcher(Taxonomy.load(), max_chars=None).mentions(UNIT * 4_000, deadline)
+    assert matcher.mentions(UNIT, Deadline(None)) == matcher.mentions(UNIT)
