@@ -13,6 +13,7 @@ import logging
 import sys
 
 from enrichment.config import ConfigError
+from enrichment.runs.errors import RunError
 
 # Modules that contribute commands, in --help order.
 COMMAND_MODULES = [
@@ -72,3 +73,6 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    except RunError as exc:  # a refused run step: the message says what to do
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

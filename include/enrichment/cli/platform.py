@@ -79,6 +79,22 @@ def cmd_commit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_abandon(args: argparse.Namespace) -> int:
+    from enrichment.config import load_settings
+    from enrichment.db.connection import database_url
+    from enrichment.runs import fencing
+
+    settings = load_settings()
+    result = fencing.abandon(
+        database_url(settings), settings.state_schema, args.run_id, args.reason
+    )
+    print(
+        f"run {result['run_id']}: {result['previous_status']} -> abandoned "
+        "(it can no longer write or commit; its changes are left to newer runs)"
+    )
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from enrichment.orchestration import pipeline
     from enrichment.runs import lifecycle as runs
@@ -152,6 +168,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("commit", help="commit a run whose shards all succeeded")
     p.add_argument("--run-id", required=True)
     p.set_defaults(func=cmd_commit)
+
+    p = sub.add_parser(
+        "abandon", help="mark a run that will not be finished (it may no longer write or commit)"
+    )
+    p.add_argument("--run-id", required=True)
+    p.add_argument("--reason", help="recorded with the run and shown by status")
+    p.set_defaults(func=cmd_abandon)
 
     p = sub.add_parser("run", help="detect, process every shard and commit, without Airflow")
     p.add_argument("--run-id")

@@ -4,7 +4,8 @@ A run is bounded by its upper time (the data-interval end) so a retry sees the s
 input. ``detect`` is idempotent per run id: a run already detected returns its shards.
 ``commit`` checks every shard result, then in ONE transaction records what was
 processed in ``product_state``, advances the watermark (incremental runs only, forward
-only) and marks the run committed.
+only) and marks the run committed. A fenced run (superseded or abandoned, see
+:mod:`enrichment.runs.fencing`) is refused; SKUs a newer run holds are left to it.
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ from enrichment.cdc import detect as changes
 from enrichment.cdc.detect import DELETED, UNCHANGED, ChangeItem, ProductSnapshot
 from enrichment.config import Settings, load_settings
 from enrichment.db.connection import connect, database_url
+from enrichment.runs import fencing
+from enrichment.runs.errors import RunError, RunFenced
 from enrichment.runs.shard_store import ShardStore
 
 log = logging.getLogger(__name__)
+_COMMIT_LOCK = 7_240_002  # advisory lock: commits (and their fencing checks) serialise
 
 
-class RunError(RuntimeError):
-    """A run cannot proceed (missing shard results, unknown run...)."""
+__all__ = ["RunError", "RunFenced", "build_summary", "commit", "detect", "format_summary"]
 
 
 class PastIntervalError(RunError):
@@ -317,6 +320,9 @@ def commit(run_id: str, *, settings: Settings | None = None) -> dict:
         if run["status"] == "committed":
             log.info("run %s already committed", run_id)
             return run["summary"]
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_COMMIT_LOCK,))  # one commit at a time
+        if problem := fencing.fence_problem(cur, schema, run_id):
+            raise RunFenced(problem)
         results = [store.read_result(run_id, s) for s in range(run["shards"])]
         missing = [s for s, r in enumerate(results) if not r or r.get("status") != "ok"]
         if missing:
@@ -324,12 +330,14 @@ def commit(run_id: str, *, settings: Settings | None = None) -> dict:
                 f"run {run_id}: shards {missing} have no successful result; "
                 "re-run them before committing"
             )
+        cur.execute(f"SELECT sku FROM {schema}.run_items WHERE run_id = %s", (run_id,))
+        claimed = fencing.claimed_by_newer(cur, schema, run_id, [r[0] for r in cur.fetchall()])
         cur.execute(
             f"""INSERT INTO {schema}.product_state AS s (sku, product_id, active, text_hash,
                        image_hash, meta_hash, source_updated_at, last_run_id)
                 SELECT sku, product_id, active, text_hash, image_hash, meta_hash,
                        source_updated_at, run_id
-                  FROM {schema}.run_items WHERE run_id = %s
+                  FROM {schema}.run_items WHERE run_id = %s AND NOT (sku = ANY(%s))
                 ON CONFLICT (sku) DO UPDATE SET
                        product_id = EXCLUDED.product_id, active = EXCLUDED.active,
                        text_hash = coalesce(EXCLUDED.text_hash, s.text_hash),
@@ -339,7 +347,7 @@ def commit(run_id: str, *, settings: Settings | None = None) -> dict:
                        last_run_id = EXCLUDED.last_run_id, updated_at = clock_timestamp()
                  WHERE s.source_updated_at IS NULL OR EXCLUDED.source_updated_at IS NULL
                     OR EXCLUDED.source_updated_at >= s.source_updated_at""",
-            (run_id,),
+            (run_id, sorted(claimed)),
         )
         wm = (run["params"] or {}).get("watermark")
         if run["kind"] == "incremental" and wm:
@@ -355,6 +363,8 @@ def commit(run_id: str, *, settings: Settings | None = None) -> dict:
                 (src, wm["ts"], wm["last_id"], wm["deletes_ts"], run_id),
             )
         summary = build_summary(run, results)
+        summary["superseded_items"] = len(claimed)  # left to the newer runs holding them
+        summary["superseded_runs"] = fencing.mark_superseded(cur, schema, run_id)
         cur.execute(
             f"""UPDATE {schema}.runs SET status = 'committed', committed_at = clock_timestamp(),
                        summary = %s WHERE run_id = %s""",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enrichment.config import Settings, load_settings
 from enrichment.db.connection import connect, database_url
+from enrichment.runs import fencing
 
 
 def platform_status(settings: Settings | None = None) -> dict:
@@ -101,8 +102,12 @@ def _run_state(cur, s: str) -> dict:
     )
     row = cur.fetchone()
     out["last_run"] = row[0] if row else None
-    cur.execute(f"SELECT count(*) FROM {s}.runs WHERE status = 'detected'")
-    out["runs_in_progress"] = cur.fetchone()[0]
+    cur.execute(f"SELECT status, count(*) FROM {s}.runs GROUP BY status")
+    by_status = dict(cur.fetchall())
+    out["runs_in_progress"] = by_status.get("detected", 0)
+    out["runs_superseded"] = by_status.get("superseded", 0)
+    out["runs_abandoned"] = by_status.get("abandoned", 0)
+    out["stale_runs"] = fencing.stale_runs(cur, s)[:20]  # newest first
     return out
 
 

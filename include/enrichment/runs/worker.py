@@ -180,10 +180,14 @@ class ShardWorker:
             steps.append(("embed_image", self._embed_images, [i for i in items if i.embed_image]))
         sinks_before = self._sink_stats()
         step_seconds = {}
+        self._superseded: set[str] = set()
         for name, step, chosen in steps:
             step_started = time.monotonic()
-            step(chosen, counts)
+            step(self._still_owned(run_id, chosen), counts)
             step_seconds[name] = round(time.monotonic() - step_started, 3)
+        self._still_owned(run_id, [])  # a run fenced meanwhile writes no result
+        if self._superseded:
+            counts["items_superseded"] = len(self._superseded)
 
         counts.update(self._sink_stats() - sinks_before)  # retries, resends, docs written
         result = {
@@ -209,6 +213,14 @@ class ShardWorker:
             ", ".join(f"{k} {v:.1f}s" for k, v in step_seconds.items()),
         )
         return result
+
+    def _still_owned(self, run_id: str, items: list[ChangeItem]) -> list[ChangeItem]:
+        """``items`` minus SKUs a newer run holds; raises RunFenced for a fenced run."""
+        from enrichment.runs import fencing
+
+        mine = fencing.owned(self.url, self.schema, run_id, [i.sku for i in items])
+        self._superseded.update(i.sku for i in items if i.sku not in mine)
+        return [i for i in items if i.sku in mine]
 
     def _sink_stats(self) -> Counter:
         """Counters of the production sinks (e.g. Elasticsearch retries), prefixed."""
@@ -262,7 +274,11 @@ class ShardWorker:
 
         tagger = self.tagger
         tagger.item_budget_seconds = self.settings.item_time_budget_seconds
+        self._superseded = getattr(self, "_superseded", set())
         for batch in _chunks(items, TAG_BATCH):
+            batch = self._still_owned(run_id, batch)  # re-checked: a newer run may start
+            if not batch:
+                continue
             loaded = self._load_images(batch)
             inputs, bad = _tag_inputs(batch, loaded, counts)
             results, failed = tag_isolating_failures(tagger, inputs)
