@@ -8,8 +8,15 @@ import sys
 from datetime import UTC, datetime
 
 
-def _parse_time(value: str) -> datetime:
-    ts = datetime.fromisoformat(value)
+def _parse_time(value: str, option: str = "--upper") -> datetime:
+    from enrichment.config import ConfigError
+
+    try:
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(
+            f"{option}: {value!r} is not an ISO 8601 time (e.g. 2026-03-01T06:00:00+00:00)"
+        ) from exc
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 

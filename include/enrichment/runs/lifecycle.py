@@ -61,13 +61,50 @@ def _get_run(cur, schema: str, run_id: str) -> dict | None:
     return dict(zip(keys, row, strict=True))
 
 
+MAX_PROBLEMS = 100  # input problems listed in a run's record (all are counted)
+
+
+def _input_problems(conn, src: str, pending: list[ProductSnapshot]) -> list[dict]:
+    """Source rows to flag (field named): a SKU on several active rows, negative stock."""
+    problems = [
+        {"sku": s.sku, "field": "products.stock", "problem": "negative_stock", "value": s.stock}
+        for s in pending
+        if isinstance(s.stock, int | float) and s.stock < 0
+    ]
+    with conn.cursor() as cur:
+        cur.execute(
+            f"""SELECT sku, array_agg(id ORDER BY id) FROM {src}.products
+                 WHERE sku = ANY(%s) AND NOT is_deleted GROUP BY sku HAVING count(*) > 1""",
+            ([s.sku for s in pending if s.active],),
+        )
+        problems += [
+            {"sku": sku, "field": "products.sku", "problem": "duplicate_sku", "value": ids}
+            for sku, ids in cur.fetchall()
+        ]
+    return problems
+
+
 def _classify_all(
-    conn, schema: str, snapshots, force: bool, counts: Counter, batch: int = 2000
+    conn,
+    schema: str,
+    snapshots,
+    force: bool,
+    counts: Counter,
+    batch: int = 2000,
+    *,
+    src: str | None = None,
+    problems: list | None = None,
 ) -> list[ChangeItem]:
     items: list[ChangeItem] = []
     pending: list[ProductSnapshot] = []
 
     def flush() -> None:
+        if src is not None and problems is not None and pending:
+            found = _input_problems(conn, src, pending)
+            for p in found:
+                counts[f"input_{p['problem']}"] += 1
+                log.warning("input problem: %s %r = %r", p["field"], p["sku"], p["value"])
+            problems.extend(found[: max(0, MAX_PROBLEMS - len(problems))])
         state = changes.load_state(conn, schema, [s.sku for s in pending])
         for snap in pending:
             cls = changes.classify(snap, state.get(snap.sku), force=force)
@@ -126,8 +163,15 @@ def detect(
         lower, past = _window(wm, settings.overlap_seconds, upper, interval_start)
         scan = _scan(conn, settings, kind, selection, lower, upper)
         max_seen: list = [None, None]
+        problems: list[dict] = []
         items = _classify_all(
-            conn, schema, _tracked(scan, max_seen), bool(selection.get("force")), counts
+            conn,
+            schema,
+            _tracked(scan, max_seen),
+            bool(selection.get("force")),
+            counts,
+            src=settings.source_schema,
+            problems=problems,
         )
         del_lower = lower[0] if past else None
         deletes_ts = _add_deleted(
@@ -143,6 +187,7 @@ def detect(
             else None,
             "past_interval": past,
             "shard_store": store.root,
+            "input_problems": problems,
         }
         _insert_run(cur, schema, run_id, kind, lower, upper, params, shard_count, counts, items)
         run = _get_run(cur, schema, run_id)
@@ -388,7 +433,11 @@ def build_summary(run: dict, results: list[dict]) -> dict:
     for r in results:
         counts.update(r.get("counts", {}))
         step_seconds.update(r.get("step_seconds", {}))
-    detected = {k: v for k, v in (run["counts"] or {}).items() if k != UNCHANGED}
+    detected = {
+        k: v
+        for k, v in (run["counts"] or {}).items()
+        if k != UNCHANGED and not k.startswith("input_")
+    }
     clip = any(r.get("clip_enabled") for r in results)
     return {
         "run_id": run["run_id"],
@@ -416,6 +465,7 @@ def build_summary(run: dict, results: list[dict]) -> dict:
         "taxonomy_version": next(
             (r.get("taxonomy_version") for r in results if r.get("taxonomy_version")), None
         ),
+        "input_problems": (run["params"] or {}).get("input_problems") or [],
         "step_counts": dict(sorted(counts.items())),
         "step_seconds": {k: round(v, 2) for k, v in step_seconds.items()},
     }
@@ -443,6 +493,10 @@ def format_summary(summary: dict) -> str:
     lines.append(f"  quarantined images {summary['quarantined']}")
     if summary["window"].get("past_interval"):
         lines.append("  past interval      re-processed this window; watermark not moved")
+    for p in summary.get("input_problems") or []:
+        lines.append(
+            f"  input problem      {p['problem']}: {p['field']} of {p['sku']} = {p['value']}"
+        )
     if "seconds" in summary:
         lines.append(f"  took               {summary['seconds']} s")
     return "\n".join(lines)
