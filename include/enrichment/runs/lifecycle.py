@@ -375,25 +375,7 @@ def commit(run_id: str, *, settings: Settings | None = None) -> dict:
                 f"run {run_id}: shards {missing} have no successful result; "
                 "re-run them before committing"
             )
-        cur.execute(f"SELECT sku FROM {schema}.run_items WHERE run_id = %s", (run_id,))
-        claimed = fencing.claimed_by_newer(cur, schema, run_id, [r[0] for r in cur.fetchall()])
-        cur.execute(
-            f"""INSERT INTO {schema}.product_state AS s (sku, product_id, active, text_hash,
-                       image_hash, meta_hash, source_updated_at, last_run_id)
-                SELECT sku, product_id, active, text_hash, image_hash, meta_hash,
-                       source_updated_at, run_id
-                  FROM {schema}.run_items WHERE run_id = %s AND NOT (sku = ANY(%s))
-                ON CONFLICT (sku) DO UPDATE SET
-                       product_id = EXCLUDED.product_id, active = EXCLUDED.active,
-                       text_hash = coalesce(EXCLUDED.text_hash, s.text_hash),
-                       image_hash = coalesce(EXCLUDED.image_hash, s.image_hash),
-                       meta_hash = coalesce(EXCLUDED.meta_hash, s.meta_hash),
-                       source_updated_at = EXCLUDED.source_updated_at,
-                       last_run_id = EXCLUDED.last_run_id, updated_at = clock_timestamp()
-                 WHERE s.source_updated_at IS NULL OR EXCLUDED.source_updated_at IS NULL
-                    OR EXCLUDED.source_updated_at >= s.source_updated_at""",
-            (run_id, sorted(claimed)),
-        )
+        claimed = _record_state(cur, schema, run_id)
         wm = (run["params"] or {}).get("watermark")
         if run["kind"] == "incremental" and wm:
             cur.execute(
@@ -424,6 +406,31 @@ def commit(run_id: str, *, settings: Settings | None = None) -> dict:
         )
     log.info("run %s committed: %s", run_id, json.dumps(summary, default=str))
     return summary
+
+
+def _record_state(cur, schema: str, run_id: str) -> set[str]:
+    """Upsert the run's items into ``product_state`` (never over a newer source version),
+    except SKUs a newer run holds; returns those SKUs."""
+    cur.execute(f"SELECT sku FROM {schema}.run_items WHERE run_id = %s", (run_id,))
+    claimed = fencing.claimed_by_newer(cur, schema, run_id, [r[0] for r in cur.fetchall()])
+    cur.execute(
+        f"""INSERT INTO {schema}.product_state AS s (sku, product_id, active, text_hash,
+                   image_hash, meta_hash, source_updated_at, last_run_id)
+            SELECT sku, product_id, active, text_hash, image_hash, meta_hash,
+                   source_updated_at, run_id
+              FROM {schema}.run_items WHERE run_id = %s AND NOT (sku = ANY(%s))
+            ON CONFLICT (sku) DO UPDATE SET
+                   product_id = EXCLUDED.product_id, active = EXCLUDED.active,
+                   text_hash = coalesce(EXCLUDED.text_hash, s.text_hash),
+                   image_hash = coalesce(EXCLUDED.image_hash, s.image_hash),
+                   meta_hash = coalesce(EXCLUDED.meta_hash, s.meta_hash),
+                   source_updated_at = EXCLUDED.source_updated_at,
+                   last_run_id = EXCLUDED.last_run_id, updated_at = clock_timestamp()
+             WHERE s.source_updated_at IS NULL OR EXCLUDED.source_updated_at IS NULL
+                OR EXCLUDED.source_updated_at >= s.source_updated_at""",
+        (run_id, sorted(claimed)),
+    )
+    return claimed
 
 
 def build_summary(run: dict, results: list[dict]) -> dict:
