@@ -103,7 +103,8 @@ def test_concern_defaults(monkeypatch):
     assert VectorSettings().hnsw_ef_search == 100
     assert TagSettings.from_env() == TagSettings(store="postgres", sinks=())
     images = ImageSettings.from_env()
-    assert images.allowed_schemes == ("file", "http", "https", "s3")
+    assert images.allowed_schemes == ("path", "http", "https", "s3")  # no file:// by default
+    assert images.confine_to_root is True
     assert images.allowed_hosts is None
     monkeypatch.setenv("ENRICHMENT_IMAGE_ALLOWED_SCHEMES", " , ")  # empty list: the default
     assert ImageSettings.from_env().allowed_schemes == images.allowed_schemes
