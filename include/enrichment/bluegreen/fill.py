@@ -70,8 +70,10 @@ def _embed_live(worker, settings, kinds, counts: Counter, *, page, shard, shards
 
         def flush() -> None:
             state = changes.load_state(conn, settings.state_schema, [s.sku for s in batch])
+            # both vectors to check; unlike a forced backfill (``reprocess``) a vector the
+            # version already holds for this content is kept, so a fill resumes cheaply
             items = [
-                changes.to_item(s, changes.REPROCESS)
+                changes.to_item(s, changes.IMAGE_AND_TEXT_CHANGED)
                 for s in batch
                 if (state.get(s.sku) or {}).get("active")
             ]
