@@ -2,8 +2,10 @@
 
 Each run's manifests hold a snapshot of the source taken when it was detected. A run is
 *fenced* (refused, with a message saying what to do) when it was abandoned, was marked
-superseded, or is an incremental run and a later incremental run exists (in progress or
-committed): the later one re-read the same window, so nothing is lost by refusing.
+superseded, or is a live incremental run and a later live incremental run exists (in
+progress or committed): the later one re-read the same window from the watermark, so
+nothing is lost by refusing. A run for a past interval (Airflow's own backfill of
+``catalog_incremental``) reads only its own interval, so it is never refused for that.
 Other overlaps (a backfill and another run sharing SKUs) are *rebased*: a run writes and
 commits only the SKUs no run detected after it claims (:func:`claimed_by_newer`).
 
@@ -23,6 +25,7 @@ _NEWER_INCREMENTAL = """
 SELECT n.run_id, n.status FROM {s}.runs r
   JOIN {s}.runs n ON n.started_at > r.started_at AND n.run_id <> r.run_id
  WHERE r.run_id = %(run)s AND r.kind = 'incremental' AND n.kind = 'incremental'
+   AND coalesce((r.params->>'past_interval')::boolean, false) = false AND coalesce((n.params->>'past_interval')::boolean, false) = false
    AND n.status IN ('detected', 'committed')
  ORDER BY n.status = 'committed' DESC, n.started_at DESC LIMIT 1
 """
@@ -90,6 +93,7 @@ def mark_superseded(cur, schema: str, run_id: str) -> list[str]:
               FROM {schema}.runs r
              WHERE r.run_id = %(run)s AND o.status = 'detected' AND o.started_at < r.started_at
                AND o.kind = 'incremental' AND r.kind = 'incremental'
+               AND coalesce((o.params->>'past_interval')::boolean, false) = false AND coalesce((r.params->>'past_interval')::boolean, false) = false
          RETURNING o.run_id""",
         {"run": run_id},
     )
