@@ -161,3 +161,23 @@ def test_abandon_refuses_a_committed_run_and_status_lists_abandoned(catalog, cap
     assert pipeline.run_all("Y", catalog.now(), settings=catalog.settings, use_clip=False)[
         "changes"
     ] == {"text_changed": 1}
+
+
+def test_only_live_incremental_runs_fence_each_other(catalog):
+    from enrichment.db.connection import connect, database_url
+    from enrichment.runs import fencing
+
+    catalog.set_title("A", "Striped edition A v2")
+    runs.detect("older", catalog.now(), settings=catalog.settings)
+    runs.detect("newer", catalog.now(), settings=catalog.settings)
+    url = database_url(catalog.settings)
+    with connect(url) as conn, conn.cursor() as cur:
+        assert "newer" in fencing.fence_problem(cur, "enrichment", "older")
+        assert fencing.fence_problem(cur, "enrichment", "newer") is None
+        # Airflow's own backfill: each run reads only its own past interval
+        cur.execute(
+            "UPDATE enrichment.runs SET params = params || '{\"past_interval\": true}'::jsonb "
+            "WHERE run_id IN ('older', 'newer')"
+        )
+        assert fencing.fence_problem(cur, "enrichment", "older") is None
+        assert fencing.mark_superseded(cur, "enrichment", "newer") == []
