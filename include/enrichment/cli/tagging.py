@@ -47,6 +47,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="rows tagged together (default: ENRICHMENT_CLIP_BATCH_SIZE)",
     )
     add_calibration_option(p)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes tagging without CLIP (default: ENRICHMENT_TAG_WORKERS, else one "
+        "per CPU core)",
+    )
     p.set_defaults(func=cmd_tag_images)
 
     e = subparsers.add_parser(
@@ -168,37 +175,71 @@ def cmd_tag_images(args: argparse.Namespace) -> int:
     settings, tagger, batch_size = _make_tagger(args.no_clip, args.batch_size, args.calibration)
     policy = policy_from_settings(settings, base_dir=args.input.resolve().parent)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    failed = 0
-    with (
-        args.output.open("w", encoding="utf-8") as out,
-        ThreadPoolExecutor(LOAD_THREADS) as pool,
-        _progress(len(rows), "tagging") as bar,
-    ):
-        for batch in _batches(rows, batch_size):
-            inputs, errors = _inputs(batch, policy, pool)
-            try:
-                results = tagger.tag(inputs)
-            except Exception:  # a broken batch: retry row by row so one bad row is isolated
-                results = []
-                for i, item in enumerate(inputs):
-                    try:
-                        results.extend(tagger.tag([item]))
-                    except Exception as row_exc:
-                        results.append([])
-                        errors[i] = f"tagging_failed: {type(row_exc).__name__}: {row_exc}"
-            for item, tags, error in zip(inputs, results, errors, strict=True):
-                if not item.sku:
-                    tags, error = [], "missing_sku: the row has no sku"
-                failed += error is not None
-                record = {"sku": item.sku, "tags": [t.to_dict() for t in tags], "error": error}
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            bar.update(len(batch))
+    workers = args.workers or settings.tag_workers or None
+    with args.output.open("w", encoding="utf-8") as out:
+        tagged = tag_rows_pipelined(rows, tagger, policy, batch_size, workers)
+        failed = write_tagged(out, tagged, len(rows))
     print(
         f"tagged {len(rows)} rows ({failed} with an error) -> {args.output} "
         f"[model {tagger.model_id}, taxonomy {tagger.taxonomy_version}]",
         file=sys.stderr,
     )
     return 0
+
+
+def tag_rows_pipelined(
+    rows: list[dict[str, str]],
+    tagger: Any,
+    policy: Any,
+    batch_size: int,
+    workers: int | None = None,
+) -> Iterator[Any]:
+    """Tagged items for ``rows`` in input order: without CLIP in worker processes (one per
+    core unless ``workers`` says otherwise), with CLIP in this process while a loader
+    thread decodes and prepares the next batch."""
+    from enrichment.tagging.pipeline import (
+        ImageJob,
+        TagPool,
+        default_workers,
+        tag_serial,
+        tune_allocator,
+    )
+
+    jobs = [
+        ImageJob(
+            (r.get("sku") or "").strip(),
+            (r.get("image") or "").strip(),
+            r.get("title") or "",
+            r.get("description") or "",
+        )
+        for r in rows
+    ]
+    tune_allocator()
+    workers = workers or default_workers()
+    if tagger.clip is None and workers > 1 and len(jobs) > batch_size:
+        with TagPool(tagger, policy, workers, mode="rows") as pool:
+            yield from pool.tag(jobs, chunk=max(1, min(batch_size, len(jobs) // workers)))
+    else:
+        yield from tag_serial(tagger, jobs, policy, batch_size, mode="rows")
+
+
+def write_tagged(out: Any, tagged: Iterator[Any], total: int | None = None) -> int:
+    """Write one JSON line per tagged item (the tag-images contract); returns rows with
+    an error."""
+    failed = 0
+    with _progress(total, "tagging") as bar:
+        for item in tagged:
+            tags = [t.to_dict() for t in item.tags]
+            error = str(item.rejection) if item.rejection is not None else None
+            if item.tagging_error:
+                tags, error = [], f"tagging_failed: {item.tagging_error}"
+            if not item.sku:
+                tags, error = [], "missing_sku: the row has no sku"
+            failed += error is not None
+            record = {"sku": item.sku, "tags": tags, "error": error}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            bar.update(1)
+    return failed
 
 
 # -- evaluate ---------------------------------------------------------------------------------
