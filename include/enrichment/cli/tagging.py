@@ -128,8 +128,10 @@ def _inputs(
     policy: Any,
     pool: ThreadPoolExecutor,
     catalog_column: str | None = None,
+    sides: dict[str, int] | None = None,
 ):
-    """TagInputs for rows plus the image error (or None) of each row."""
+    """TagInputs for rows plus the image error (or None) of each row (``sides``: the
+    decode scale, see :func:`enrichment.tagging.pipeline.decode_sides`)."""
     from enrichment.images.intake import ImageRejected, fetch_image
     from enrichment.tagging.engine import TagInput
 
@@ -137,7 +139,7 @@ def _inputs(
         if not ref:
             return None
         try:
-            return fetch_image(ref, policy, max_side=DECODE_MAX_SIDE)
+            return fetch_image(ref, policy, **(sides or {"max_side": DECODE_MAX_SIDE}))
         except ImageRejected as exc:
             return exc
         except Exception as exc:  # an unexpected decoder failure must not stop the run
@@ -193,10 +195,12 @@ def tag_rows_pipelined(
     policy: Any,
     batch_size: int,
     workers: int | None = None,
+    stats: dict | None = None,
 ) -> Iterator[Any]:
     """Tagged items for ``rows`` in input order: without CLIP in worker processes (one per
     core unless ``workers`` says otherwise), with CLIP in this process while a loader
-    thread decodes and prepares the next batch."""
+    thread decodes and prepares the next batch. ``stats`` receives the CPU seconds of the
+    worker processes."""
     from enrichment.tagging.pipeline import (
         ImageJob,
         TagPool,
@@ -219,6 +223,8 @@ def tag_rows_pipelined(
     if tagger.clip is None and workers > 1 and len(jobs) > batch_size:
         with TagPool(tagger, policy, workers, mode="rows") as pool:
             yield from pool.tag(jobs, chunk=max(1, min(batch_size, len(jobs) // workers)))
+            if stats is not None:
+                stats["worker_cpu_seconds"] = pool.cpu_seconds
     else:
         yield from tag_serial(tagger, jobs, policy, batch_size, mode="rows")
 
@@ -357,10 +363,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     pairs: dict[str, list] = {a: [] for a in attributes}
     unmapped: dict[str, Counter] = {a: Counter() for a in attributes}
     image_errors = 0
+    from enrichment.tagging.pipeline import decode_sides
+
+    sides = decode_sides(tagger.clip is not None)  # as tag-images decodes
     started = time.monotonic()
     with ThreadPoolExecutor(LOAD_THREADS) as pool, _progress(len(rows), "evaluating") as bar:
         for batch in _batches(rows, batch_size):
-            inputs, errors = _inputs(batch, policy, pool, args.catalog_column)
+            inputs, errors = _inputs(batch, policy, pool, args.catalog_column, sides)
             image_errors += sum(e is not None for e in errors)
             for item, analysis in zip(inputs, tagger.analyse(inputs), strict=True):
                 for a in attributes:

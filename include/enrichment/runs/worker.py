@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 TAG_BATCH = 64
 FETCH_THREADS = 8
-DECODE_MAX_SIDE = 512  # JPEGs decode at a reduced DCT scale: CLIP sees 224 px, colour 128 px
 
 
 def _doc(item: ChangeItem, content_hash: str | None = None) -> ProductDoc:
@@ -248,16 +247,19 @@ class ShardWorker:
         )
 
     def _load_images(self, items: list[ChangeItem]) -> list:
+        """Primary photos for the image tower, decoded as the tagger decodes them for CLIP."""
         from enrichment.images.intake import ImageRejected, fetch_image, policy_from_settings
+        from enrichment.tagging.pipeline import decode_sides
 
         policy = policy_from_settings(self.settings)
+        sides = decode_sides(True)
 
         def load(item: ChangeItem):
             images = (item.product or {}).get("images") or []
             if not images:
                 return None
             try:
-                return fetch_image(images[0], policy, max_side=DECODE_MAX_SIDE)
+                return fetch_image(images[0], policy, **sides)
             except ImageRejected as exc:
                 return exc
 

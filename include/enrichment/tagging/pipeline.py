@@ -20,6 +20,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -278,11 +279,14 @@ def _init_child(tagger: Tagger, policy: ImagePolicy, mode: str) -> None:
     _CHILD.update(tagger=tagger, policy=policy, mode=mode)
 
 
-def _tag_chunk(jobs: list[ImageJob]) -> list[TaggedItem]:
+def _tag_chunk(jobs: list[ImageJob]) -> tuple[list[TaggedItem], float]:
+    """Tagged items of a chunk and the CPU seconds this process spent on it."""
+    cpu = time.process_time()
     tagger, policy = _CHILD["tagger"], _CHILD["policy"]
     sides = decode_sides(False)
     inputs, rejections = _split(jobs, [load_one(j, policy, sides) for j in jobs])
-    return tag_batch(tagger, jobs, inputs, rejections, _CHILD["mode"])
+    tagged = tag_batch(tagger, jobs, inputs, rejections, _CHILD["mode"])
+    return tagged, time.process_time() - cpu
 
 
 class TagPool:
@@ -304,6 +308,7 @@ class TagPool:
         import multiprocessing
 
         self.workers = workers or default_workers()
+        self.cpu_seconds = 0.0  # spent in the worker processes on tagging
         # forkserver: children do not inherit this process's threads, locks or connections
         self._pool = ProcessPoolExecutor(
             self.workers,
@@ -315,7 +320,8 @@ class TagPool:
     def tag(self, jobs: list[ImageJob], chunk: int = POOL_CHUNK) -> Iterator[TaggedItem]:
         """Tagged items in input order."""
         chunks = [jobs[start : start + chunk] for start in range(0, len(jobs), chunk)]
-        for result in self._pool.map(_tag_chunk, chunks):
+        for result, cpu in self._pool.map(_tag_chunk, chunks):
+            self.cpu_seconds += cpu
             yield from result
 
     def close(self) -> None:
