@@ -160,7 +160,8 @@ class ShardWorker:
             from enrichment.embeddings.factory import text_embedder_from_settings
 
             self._next_embedder = text_embedder_from_settings(self.settings, next_model=True)
-            self.models_loaded["text_embedder_next"] += self._next_embedder is not None
+            if self._next_embedder is not None:
+                self.models_loaded["text_embedder_next"] += 1
         return self._next_embedder
 
     # -- one shard ---------------------------------------------------------------------

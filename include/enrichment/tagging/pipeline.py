@@ -309,10 +309,13 @@ class TagPool:
 
         self.workers = workers or default_workers()
         self.cpu_seconds = 0.0  # spent in the worker processes on tagging
-        # forkserver: children do not inherit this process's threads, locks or connections
+        # forkserver: children do not inherit this process's threads, locks or connections;
+        # they fork from a server that has imported the tagging code once
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["enrichment.tagging.pipeline"])
         self._pool = ProcessPoolExecutor(
             self.workers,
-            mp_context=multiprocessing.get_context("forkserver"),
+            mp_context=context,
             initializer=_init_child,
             initargs=(tagger, policy, mode),
         )
