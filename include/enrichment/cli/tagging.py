@@ -19,7 +19,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +52,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="rows tagged together (default: ENRICHMENT_CLIP_BATCH_SIZE)",
     )
     add_calibration_option(p)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes tagging without CLIP (default: ENRICHMENT_TAG_WORKERS, else one "
+        "per CPU core)",
+    )
     p.set_defaults(func=cmd_tag_images)
 
     e = subparsers.add_parser(
@@ -150,8 +156,10 @@ def _inputs(
     policy: Any,
     pool: ThreadPoolExecutor,
     catalog_column: str | None = None,
+    sides: dict[str, int] | None = None,
 ):
-    """TagInputs for rows plus the image error (or None) of each row."""
+    """TagInputs for rows plus the image error (or None) of each row (``sides``: the
+    decode scale, see :func:`enrichment.tagging.pipeline.decode_sides`)."""
     from enrichment.images.intake import ImageRejected, fetch_image
     from enrichment.tagging.engine import TagInput
 
@@ -159,7 +167,7 @@ def _inputs(
         if not ref:
             return None
         try:
-            return fetch_image(ref, policy, max_side=DECODE_MAX_SIDE)
+            return fetch_image(ref, policy, **(sides or {"max_side": DECODE_MAX_SIDE}))
         except ImageRejected as exc:
             return exc
         except Exception as exc:  # an unexpected decoder failure must not stop the run
@@ -212,45 +220,97 @@ def cmd_tag_images(args: argparse.Namespace) -> int:
     settings, tagger, batch_size = _make_tagger(args.no_clip, args.batch_size, args.calibration)
     policy = csv_image_policy(settings, args.input.resolve(), args.image_root)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    failed = 0
-    with (
-        args.output.open("w", encoding="utf-8") as out,
-        ThreadPoolExecutor(LOAD_THREADS) as pool,
-        _progress(len(rows), "tagging") as bar,
-    ):
-        for batch in _batches(rows, batch_size):
-            problems = [row_problem(r) for r in batch]  # such rows are not read further
-            usable = [{} if p else r for r, p in zip(batch, problems, strict=True)]
-            inputs, errors = _inputs(usable, policy, pool)
-            try:
-                results = tagger.tag(inputs)
-            except Exception:  # a broken batch: retry row by row so one bad row is isolated
-                results = []
-                for i, item in enumerate(inputs):
-                    try:
-                        results.extend(tagger.tag([item]))
-                    except Exception as row_exc:
-                        results.append([])
-                        errors[i] = f"tagging_failed: {type(row_exc).__name__}: {row_exc}"
-            for row, item, tags, error, problem in zip(
-                batch, inputs, results, errors, problems, strict=True
-            ):
-                if problem:
-                    tags, error = [], problem
-                    sku = (row.get("sku") or "").replace("\x00", "").strip()[:200]
-                    item = replace(item, sku=sku)
-                elif not item.sku:
-                    tags, error = [], "missing_sku: the row has no sku"
-                failed += error is not None
-                record = {"sku": item.sku, "tags": [t.to_dict() for t in tags], "error": error}
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            bar.update(len(batch))
+    workers = args.workers or settings.tag_workers or None
+    with args.output.open("w", encoding="utf-8") as out:
+        tagged = tag_rows_pipelined(rows, tagger, policy, batch_size, workers)
+        failed = write_tagged(out, tagged, len(rows))
     print(
         f"tagged {len(rows)} rows ({failed} with an error) -> {args.output} "
         f"[model {tagger.model_id}, taxonomy {tagger.taxonomy_version}]",
         file=sys.stderr,
     )
     return 0
+
+
+def tag_rows_pipelined(
+    rows: list[dict[str, str]],
+    tagger: Any,
+    policy: Any,
+    batch_size: int,
+    workers: int | None = None,
+    stats: dict | None = None,
+) -> Iterator[Any]:
+    """Tagged items for ``rows`` in input order: without CLIP in worker processes (one per
+    core unless ``workers`` says otherwise), with CLIP in this process while a loader
+    thread decodes and prepares the next batch. ``stats`` receives the CPU seconds of the
+    worker processes."""
+    from enrichment.tagging.pipeline import (
+        ImageJob,
+        TagPool,
+        default_workers,
+        tag_serial,
+        tune_allocator,
+    )
+
+    problems = [row_problem(r) for r in rows]  # such rows are not read further
+    jobs = [
+        ImageJob(
+            (r.get("sku") or "").strip(),
+            (r.get("image") or "").strip(),
+            r.get("title") or "",
+            r.get("description") or "",
+        )
+        for r, problem in zip(rows, problems, strict=True)
+        if not problem
+    ]
+    tune_allocator()
+    workers = workers or default_workers()
+    if tagger.clip is None and workers > 1 and len(jobs) > batch_size:
+        with TagPool(tagger, policy, workers, mode="rows") as pool:
+            chunk = max(1, min(batch_size, len(jobs) // workers))
+            yield from _with_problem_rows(rows, problems, pool.tag(jobs, chunk=chunk))
+            if stats is not None:
+                stats["worker_cpu_seconds"] = pool.cpu_seconds
+    else:
+        tagged = tag_serial(tagger, jobs, policy, batch_size, mode="rows")
+        yield from _with_problem_rows(rows, problems, tagged)
+
+
+def _with_problem_rows(
+    rows: list[dict[str, str]], problems: list[str | None], tagged: Iterator[Any]
+) -> Iterator[Any]:
+    """``tagged`` (the usable rows) with an error item for each unusable row, in row order."""
+    from enrichment.tagging.pipeline import TaggedItem
+
+    for row, problem in zip(rows, problems, strict=True):
+        if problem:
+            sku = (row.get("sku") or "").replace("\x00", "").strip()[:200]
+            yield TaggedItem(sku, input_error=problem)
+        else:
+            yield next(tagged)
+
+
+def write_tagged(out: Any, tagged: Iterator[Any], total: int | None = None) -> int:
+    """Write one JSON line per tagged item (the tag-images contract); returns rows with
+    an error."""
+    failed = 0
+    with _progress(total, "tagging") as bar:
+        for item in tagged:
+            tags = [t.to_dict() for t in item.tags]
+            error = str(item.rejection) if item.rejection is not None else None
+            if item.tagging_error:
+                tags, error = [], f"tagging_failed: {item.tagging_error}"
+            if item.over_budget:
+                tags, error = [], f"time_budget: {item.over_budget}"
+            if item.input_error:
+                tags, error = [], item.input_error
+            elif not item.sku:
+                tags, error = [], "missing_sku: the row has no sku"
+            failed += error is not None
+            record = {"sku": item.sku, "tags": tags, "error": error}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            bar.update(1)
+    return failed
 
 
 # -- evaluate ---------------------------------------------------------------------------------
@@ -366,10 +426,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     pairs: dict[str, list] = {a: [] for a in attributes}
     unmapped: dict[str, Counter] = {a: Counter() for a in attributes}
     image_errors = 0
+    from enrichment.tagging.pipeline import decode_sides
+
+    sides = decode_sides(tagger.clip is not None)  # as tag-images decodes
     started = time.monotonic()
     with ThreadPoolExecutor(LOAD_THREADS) as pool, _progress(len(rows), "evaluating") as bar:
         for batch in _batches(rows, batch_size):
-            inputs, errors = _inputs(batch, policy, pool, args.catalog_column)
+            inputs, errors = _inputs(batch, policy, pool, args.catalog_column, sides)
             image_errors += sum(e is not None for e in errors)
             for item, analysis in zip(inputs, tagger.analyse(inputs), strict=True):
                 for a in attributes:

@@ -126,6 +126,13 @@ class Settings:
         "text",
         doc="CLIP model being re-embedded into a new image index version",
     )
+    tag_workers: int = setting(
+        "ENRICHMENT_TAG_WORKERS",
+        "int",
+        0,
+        "processes tagging without CLIP (tag-images, shard worker); 0: one per CPU core",
+        low=0,
+    )
     s3_endpoint_url: str | None = setting(
         "ENRICHMENT_S3_ENDPOINT_URL",
         "text",

@@ -62,13 +62,18 @@ class LoadedImage:
 
 
 def fetch_image(
-    ref: str, policy: ImagePolicy | None = None, *, max_side: int | None = None
+    ref: str,
+    policy: ImagePolicy | None = None,
+    *,
+    max_side: int | None = None,
+    min_side: int | None = None,
 ) -> LoadedImage:
     """Read, validate and decode the image at ``ref``.
 
-    ``max_side`` bounds the longer side of the returned image: JPEGs are decoded at a
-    reduced DCT scale (``Image.draft``), other formats are decoded and shrunk. The
-    pixel cap always applies to the declared full size.
+    ``max_side`` bounds the longer side of the returned image; ``min_side`` instead
+    brings the shorter side down to that size (what CLIP's 224-px crop needs). JPEGs are
+    decoded at a reduced DCT scale (``Image.draft``), other formats are decoded and
+    shrunk. The pixel cap always applies to the declared full size.
     """
     policy = policy or ImagePolicy()
     data = _read(ref.strip(), policy)
@@ -78,7 +83,9 @@ def fetch_image(
     fmt = sniff_format(data)
     if fmt is None:
         raise ImageRejected("unsupported_format", f"content is {_describe(data)}", digest)
-    image = decode(data, fmt, policy.max_pixels, max_side=max_side, content_hash=digest)
+    image = decode(
+        data, fmt, policy.max_pixels, max_side=max_side, min_side=min_side, content_hash=digest
+    )
     return LoadedImage(ref, data, digest, image, fmt, image.width, image.height)
 
 
@@ -223,6 +230,7 @@ def decode(
     max_pixels: int,
     *,
     max_side: int | None = None,
+    min_side: int | None = None,
     content_hash: str | None = None,
 ) -> Image.Image:
     """Decode ``data`` (already sniffed as ``fmt``) to an RGB image, oriented upright."""
@@ -241,12 +249,8 @@ def decode(
             raise ImageRejected("decode_error", f"{fmt} declares {width}x{height}", content_hash)
         if rejection := bomb(image.size):
             raise rejection
-        if max_side and fmt == "JPEG":
-            # Smallest DCT scale whose longer side still reaches max_side.
-            longest = max(width, height)
-            image.draft(
-                None, (max(1, max_side * width // longest), max(1, max_side * height // longest))
-            )
+        if fmt == "JPEG" and (max_side or min_side):
+            image.draft(None, _draft_size(width, height, max_side, min_side))
         image.load()
         if rejection := bomb(image.size):  # a GIF frame may extend the canvas while loading
             raise rejection
@@ -255,6 +259,10 @@ def decode(
         if max_side and max(rgb.size) > max_side:
             rgb = rgb if rgb is not image else rgb.copy()
             rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+        elif min_side and min(rgb.size) > min_side:
+            scale = min_side / min(rgb.size)
+            size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
+            rgb = rgb.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
         elif rgb is image and getattr(image, "n_frames", 1) > 1:
             rgb = image.copy()  # detach the first frame from the animation reader
         return rgb
@@ -268,6 +276,16 @@ def decode(
         ) from exc
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error...
         raise ImageRejected("decode_error", f"{type(exc).__name__}: {exc}", content_hash) from exc
+
+
+def _draft_size(width: int, height: int, max_side: int | None, min_side: int | None):
+    """The size ``Image.draft`` must still reach: it picks the smallest DCT scale (1/2,
+    1/4, 1/8) whose result is at least this large."""
+    if min_side:  # the shorter side must still reach min_side
+        shortest = min(width, height)
+        return max(1, min_side * width // shortest), max(1, min_side * height // shortest)
+    longest = max(width, height)
+    return max(1, max_side * width // longest), max(1, max_side * height // longest)
 
 
 _warnings_lock = threading.Lock()

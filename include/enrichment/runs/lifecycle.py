@@ -353,8 +353,29 @@ def _insert_run(cur, schema, run_id, kind, lower, upper, params, shard_count, co
 
 
 def commit(run_id: str, *, settings: Settings | None = None) -> dict:
-    """Check every shard result, then record the run and move the watermark atomically."""
+    """Check every shard result, then record the run and move the watermark atomically.
+
+    Afterwards an active vector index still without its HNSW graph (a fresh install's
+    first version is bulk-filled without one) gets it, in one build.
+    """
     settings = settings or load_settings()
+    summary = _commit(run_id, settings)
+    build_missing_search_indexes(settings)
+    return summary
+
+
+def build_missing_search_indexes(settings: Settings) -> list[str]:
+    """Build the HNSW index of every active vector index version that lacks one."""
+    from enrichment.vectors.factory import vector_store_from_settings
+
+    store = vector_store_from_settings(settings, database_url(settings))
+    built = [i.name for i in store.indexes() if i.state == "active" and store.build_hnsw(i)]
+    for name in built:
+        log.info("vector index %s: HNSW built after the bulk fill", name)
+    return built
+
+
+def _commit(run_id: str, settings: Settings) -> dict:
     url = database_url(settings)
     schema, src = settings.state_schema, settings.source_schema
     store = ShardStore.from_settings(settings)

@@ -9,6 +9,7 @@ production a GPU pod runs the same command. Every write is an idempotent upsert.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections import Counter
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 
 TAG_BATCH = 64
 FETCH_THREADS = 8
-DECODE_MAX_SIDE = 512  # JPEGs decode at a reduced DCT scale: CLIP sees 224 px, colour 128 px
 
 
 def _doc(item: ChangeItem, content_hash: str | None = None) -> ProductDoc:
@@ -56,36 +56,40 @@ def _vector_meta(item: ChangeItem) -> dict:
     }
 
 
-def _tag_inputs(batch: list[ChangeItem], loaded: list, counts: Counter) -> tuple[list, list]:
-    """The tagger's inputs for ``batch`` and quarantine records of its rejected images."""
-    from enrichment.images.intake import ImageRejected
-    from enrichment.tagging.engine import TagInput
+def _image_ref(item: ChangeItem) -> str:
+    return ((item.product or {}).get("images") or [""])[0] or ""
 
-    inputs, bad = [], []
-    for item, img in zip(batch, loaded, strict=True):
-        p = item.product or {}
-        image = image_hash = None
-        if isinstance(img, ImageRejected):
-            bad.append(
-                quarantine.QuarantineRecord(
-                    item.sku, p["images"][0], img.reason, img.detail, img.content_hash
-                )
-            )
-        elif img is not None:
-            image, image_hash = img.image, img.sha256
-        else:
-            counts["items_without_image"] += 1
-        inputs.append(
-            TagInput(
-                sku=item.sku,
-                title=p.get("title") or "",
-                description=p.get("description") or "",
-                category=p.get("category"),
-                image=image,
-                image_hash=image_hash,
-            )
+
+def _job(item: ChangeItem):
+    from enrichment.tagging.pipeline import ImageJob
+
+    p = item.product or {}
+    return ImageJob(
+        item.sku,
+        _image_ref(item),
+        p.get("title") or "",
+        p.get("description") or "",
+        p.get("category"),
+    )
+
+
+def _quarantined(item: ChangeItem, tagged) -> quarantine.QuarantineRecord | None:
+    """The quarantine record for an item whose photo was rejected or broke the engine, or
+    that went over its time budget."""
+    if tagged.over_budget:
+        return quarantine.QuarantineRecord(
+            item.sku, _image_ref(item), "time_budget", tagged.over_budget, tagged.image_hash
         )
-    return inputs, bad
+    if tagged.rejection is not None:
+        r = tagged.rejection
+        return quarantine.QuarantineRecord(
+            item.sku, _image_ref(item), r.reason, r.detail, r.content_hash
+        )
+    if tagged.tagging_error:
+        return quarantine.QuarantineRecord(
+            item.sku, _image_ref(item), "tagging_error", tagged.tagging_error, tagged.image_hash
+        )
+    return None
 
 
 def _chunks(seq: list, size: int):
@@ -108,6 +112,8 @@ class ShardWorker:
         self._embedder = None
         self._next_embedder: object = False  # False: not looked up yet
         self._next_clip: object = False
+        self._pool = None  # tagging worker processes, started by the first large shard
+        self.models_loaded: Counter = Counter()  # what this worker loaded, for small days
 
     @property
     def tagger(self):
@@ -115,6 +121,9 @@ class ShardWorker:
             from enrichment.tagging.engine import Tagger
 
             self._tagger = Tagger.from_settings(self.settings, use_clip=self._use_clip)
+            self.models_loaded["tagger"] += 1
+            if self._tagger.clip is not None:
+                self.models_loaded["clip"] += 1
             if self._tagger.clip is not None:
                 from enrichment.embeddings.image_cache import ImageEmbeddingCache
 
@@ -129,6 +138,7 @@ class ShardWorker:
             from enrichment.embeddings.factory import text_embedder_from_settings
 
             self._embedder = text_embedder_from_settings(self.settings)
+            self.models_loaded["text_embedder"] += 1
         return self._embedder
 
     @property
@@ -142,6 +152,7 @@ class ShardWorker:
                 from enrichment.tagging.signals.clip import ClipModel
 
                 self._next_clip = ClipModel.load(name, batch_size=self.settings.clip_batch_size)
+                self.models_loaded["clip_next"] += 1
                 self._next_clip.embedding_cache = ImageEmbeddingCache(
                     self.url, self.schema, self._next_clip.model_id
                 )
@@ -154,6 +165,8 @@ class ShardWorker:
             from enrichment.embeddings.factory import text_embedder_from_settings
 
             self._next_embedder = text_embedder_from_settings(self.settings, next_model=True)
+            if self._next_embedder is not None:
+                self.models_loaded["text_embedder_next"] += 1
         return self._next_embedder
 
     # -- one shard ---------------------------------------------------------------------
@@ -179,6 +192,7 @@ class ShardWorker:
         if "image" in self.settings.vector_kinds:
             steps.append(("embed_image", self._embed_images, [i for i in items if i.embed_image]))
         sinks_before = self._sink_stats()
+        loaded_before = Counter(self.models_loaded)
         step_seconds = {}
         self._superseded: set[str] = set()
         for name, step, chosen in steps:
@@ -197,6 +211,7 @@ class ShardWorker:
             "counts": dict(counts),
             "seconds": round(time.monotonic() - started, 3),
             "step_seconds": step_seconds,
+            "models_loaded": sorted((self.models_loaded - loaded_before).elements()),
             "finished_at": datetime.now(UTC).isoformat(),
             "clip_enabled": bool(self._tagger and self._tagger.clip_enabled),
             "tag_model_id": self._tagger.model_id if self._tagger else None,
@@ -250,65 +265,84 @@ class ShardWorker:
         )
 
     def _load_images(self, items: list[ChangeItem]) -> list:
+        """Primary photos for the image tower, decoded as the tagger decodes them for CLIP."""
         from enrichment.images.intake import ImageRejected, fetch_image, policy_from_settings
+        from enrichment.tagging.pipeline import decode_sides
 
         policy = policy_from_settings(self.settings)
+        sides = decode_sides(True)
 
         def load(item: ChangeItem):
             images = (item.product or {}).get("images") or []
             if not images:
                 return None
             try:
-                return fetch_image(images[0], policy, max_side=DECODE_MAX_SIDE)
+                return fetch_image(images[0], policy, **sides)
             except ImageRejected as exc:
                 return exc
 
         with ThreadPoolExecutor(FETCH_THREADS) as pool:
             return list(pool.map(load, items))
 
+    def _tagged(self, items: list[ChangeItem]):
+        """Tagged items in input order: worker processes without CLIP, else in-process
+        with the next batch loading while the model runs."""
+        from enrichment.images.intake import policy_from_settings
+        from enrichment.tagging.pipeline import POOL_CHUNK, TagPool, default_workers, tag_serial
+
+        tagger = self.tagger
+        policy = policy_from_settings(self.settings)
+        jobs = [_job(i) for i in items]
+        workers = self.settings.tag_workers or default_workers()
+        if tagger.clip is None and workers > 1 and len(jobs) > POOL_CHUNK:
+            if self._pool is None:
+                self._pool = TagPool(tagger, policy, workers)
+                self.models_loaded["tag_pool"] += 1
+            return self._pool.tag(jobs)
+        return tag_serial(tagger, jobs, policy, TAG_BATCH)
+
     def _tag(self, run_id: str, items: list[ChangeItem], counts: Counter) -> None:
         if not items:
             return
-        from enrichment.images.intake import ImageRejected
-        from enrichment.tagging.engine import tag_isolating_failures
-
         tagger = self.tagger
-        tagger.item_budget_seconds = self.settings.item_time_budget_seconds
+        tagger.item_budget_seconds = self.settings.item_time_budget_seconds  # before the pool
+        tagged = self._tagged(items)
         self._superseded = getattr(self, "_superseded", set())
         for batch in _chunks(items, TAG_BATCH):
-            batch = self._still_owned(run_id, batch)  # re-checked: a newer run may start
-            if not batch:
+            done = list(itertools.islice(tagged, len(batch)))  # consumed even if superseded
+            owned = {i.sku for i in self._still_owned(run_id, batch)}  # a newer run may start
+            kept = [(i, t) for i, t in zip(batch, done, strict=True) if i.sku in owned]
+            if not kept:
                 continue
-            loaded = self._load_images(batch)
-            inputs, bad = _tag_inputs(batch, loaded, counts)
-            results, failed = tag_isolating_failures(tagger, inputs)
-            for n, (reason, detail) in failed.items():
-                images = (batch[n].product or {}).get("images") or [""]
-                bad.append(
-                    quarantine.QuarantineRecord(
-                        batch[n].sku, images[0], reason, detail, inputs[n].image_hash
-                    )
-                )
-                counts[f"items_{reason}"] += 1
+            batch, done = [i for i, _ in kept], [t for _, t in kept]
+            bad = [r for i, t in kept if (r := _quarantined(i, t))]
             docs = [
                 TagDocument(
                     doc=_doc(i, i.content_hash),
-                    tags=[t.to_dict() for t in tags],
+                    tags=[t.to_dict() for t in result.tags],
                     taxonomy_version=tagger.taxonomy_version,
                     model_id=tagger.model_id,
                     content_hash=i.content_hash or "",
                     run_id=run_id,
                 )
-                for i, tags in zip(batch, results, strict=True)
+                for i, result in zip(batch, done, strict=True)
             ]
             counts["tags_written"] += self.tags.replace_tags(docs)
             counts["items_tagged"] += len(batch)
-            counts["items_with_no_tag"] += sum(1 for tags in results if not tags)
+            counts["items_with_no_tag"] += sum(1 for t in done if not t.tags)
+            counts["items_tagging_error"] += sum(1 for t in done if t.tagging_error)
+            if over := sum(1 for t in done if t.over_budget):
+                counts["items_time_budget"] += over
+            counts["items_without_image"] += sum(1 for i in batch if not _image_ref(i))
             quarantine.replace(self.url, self.schema, [i.sku for i in batch], bad, run_id)
             counts["images_quarantined"] += len(bad)
-            counts["images_loaded"] += sum(
-                1 for x in loaded if x is not None and not isinstance(x, ImageRejected)
-            )
+            counts["images_loaded"] += sum(1 for t in done if t.image_loaded)
+
+    def close(self) -> None:
+        """Stop the tagging worker processes, if any were started."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def _embed_text(self, items: list[ChangeItem], counts: Counter) -> None:
         """Text vectors into the configured model's index version (see vector_sync)."""

@@ -49,6 +49,7 @@ class TagInput:
     category: str | None = None  # source catalogue category (free text), a signal
     image: Image.Image | None = None  # RGB, already validated by images.py
     image_hash: str | None = None  # sha256 of image bytes; cache key for image signals
+    pixels: Any = None  # the CLIP input tensor, when a loader prepared it ahead
 
 
 @dataclass
@@ -91,7 +92,7 @@ class ItemAnalysis:
 
 
 class _LRU(OrderedDict):
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int = IMAGE_CACHE_SIZE) -> None:
         super().__init__()
         self.size = size
 
@@ -139,6 +140,12 @@ class Tagger:
         self._sims: _LRU = _LRU(IMAGE_CACHE_SIZE)
         self._colours: _LRU = _LRU(IMAGE_CACHE_SIZE)
         self.image_scorings = 0  # images actually run through CLIP (cache misses)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (for worker processes) without its caches of image signals."""
+        state = dict(self.__dict__)
+        state["_sims"], state["_colours"] = _LRU(IMAGE_CACHE_SIZE), _LRU(IMAGE_CACHE_SIZE)
+        return state
 
     @classmethod
     def from_settings(
@@ -219,7 +226,7 @@ class Tagger:
         if self.clip is None:
             return {}
         found: dict[Any, np.ndarray] = {}
-        todo: dict[Any, Image.Image] = {}
+        todo: dict[Any, TagInput] = {}
         for item in items:
             key = self._image_key(item)
             if key is None or key in found or key in todo:
@@ -227,14 +234,15 @@ class Tagger:
             if item.image_hash and item.image_hash in self._sims:
                 found[key] = self._sims[item.image_hash]
             else:
-                todo[key] = item.image
+                todo[key] = item
         if todo:
             keys = list(todo)
             matrix = self.clip.similarities(
-                [todo[k] for k in keys],
+                [todo[k].image for k in keys],
                 self.taxonomy,
                 self.cache_dir,
                 keys=[k if isinstance(k, str) else None for k in keys],
+                pixels=[todo[k].pixels for k in keys],
             )
             self.image_scorings += len(keys)
             for key, row in zip(keys, matrix, strict=True):
@@ -380,7 +388,9 @@ def tag_isolating_failures(
             errors[n] = ("tagging_error", f"{type(exc).__name__}: {exc}"[:500])
         if item.image is None:
             raise first_error
-        analyses.append(tagger.analyse([replace(item, image=None, image_hash=None)])[0])
+        analyses.append(
+            tagger.analyse([replace(item, image=None, image_hash=None, pixels=None)])[0]
+        )
     if len(items) >= SYSTEMIC_MIN_BATCH and len(errors) > SYSTEMIC_FAILURE_SHARE * len(items):
         raise RuntimeError(
             f"tagging failed for {len(errors)} of {len(items)} items "

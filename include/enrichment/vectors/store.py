@@ -6,8 +6,9 @@ preparation version, dimension, state) and stored in its own table
 price, active) and timestamps, with an HNSW cosine index. One version per kind is
 ``active`` (queried); a model change creates a ``building`` version that a backfill fills
 and ``switch`` activates atomically once complete (see :mod:`enrichment.bluegreen.vector_versions`).
-A building version gets its HNSW index after the bulk fill (one bulk build is much
-cheaper than growing the graph row by row; see ``bench/bench_vectors.py``).
+Every version, the first one of a fresh install included, gets its HNSW index after the
+bulk fill (one bulk build is much cheaper than growing the graph row by row; see
+``bench/stores.py``).
 
 Writes (upserts, deletes, metadata) live in :mod:`enrichment.vectors.writes`; filtered
 kNN and "similar products" in :mod:`enrichment.vectors.query`.
@@ -55,9 +56,10 @@ class PgVectorStore(PgVectorWrites):
     def ensure_index(self, kind: str, model_id: str, prep_version: str, dim: int) -> VectorIndex:
         """The index version for this model, created when missing.
 
-        The first version of a kind becomes active at once (with its HNSW index); a
-        later one starts as ``building`` until it is switched to, and gets its HNSW
-        index from :meth:`build_hnsw` once filled.
+        The first version of a kind becomes active at once, a later one starts as
+        ``building`` until it is switched to. Neither has its HNSW index yet: both are
+        bulk-filled first (COPY into a plain table), then get it from :meth:`build_hnsw`
+        (a run's commit for the first version, the switch for a later one).
         """
         name = index_name(kind, model_id, prep_version)
         with connect(self.url) as conn, conn.cursor() as cur:
@@ -92,8 +94,6 @@ class PgVectorStore(PgVectorWrites):
                         created_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
                         updated_at   timestamptz NOT NULL DEFAULT clock_timestamp())"""
             )
-            if state == "active":
-                cur.execute(self._hnsw_sql(index))
             cur.execute(f"CREATE INDEX ON {table} (category)")
             cur.execute(f"CREATE INDEX ON {table} (content_hash)")
             cur.execute(

@@ -232,12 +232,12 @@ def test_an_image_that_breaks_the_engine_is_quarantined_and_the_run_goes_on(cata
     original = ColourNamer.analyse
 
     def fragile(self, image, *args, **kwargs):
-        if image.size == (161, 161):
+        if image.getpixel((0, 0)) == (201, 31, 31):  # odd.png, at whatever decode scale
             raise ValueError("cannot analyse this photo")
         return original(self, image, *args, **kwargs)
 
     monkeypatch.setattr(ColourNamer, "analyse", fragile)
-    Image.new("RGB", (161, 161), (200, 30, 30)).save(catalog.root / "odd.png")
+    Image.new("RGB", (161, 161), (201, 31, 31)).save(catalog.root / "odd.png")
     catalog.add("G", "Red cotton t-shirt", "red")
     catalog.sql(
         "UPDATE catalog.product_images SET url = 'odd.png' WHERE product_id = "
@@ -267,3 +267,51 @@ def test_an_engine_failing_on_every_image_fails_the_shard_loudly(catalog, monkey
     with pytest.raises(RuntimeError, match="engine or model problem"):
         _run(catalog, "r1")
     assert catalog.sql("SELECT count(*) FROM enrichment.watermarks") == [(0,)]
+
+
+def _index(store, kind: str = "text"):
+    return store.active_index(kind)
+
+
+def test_a_fresh_install_bulk_fills_its_first_index_then_builds_hnsw(catalog):
+    from enrichment.runs.worker import ShardWorker
+
+    settings = catalog.settings
+    pipeline.ensure_ready(settings)
+    run = runs.detect("r1", catalog.now(), settings=settings)
+    worker = ShardWorker(settings, use_clip=False)
+    for shard in range(run["shards"]):
+        worker.process("r1", shard)
+    index = _index(worker.vectors)
+    assert worker.vectors.count(index) == 5
+    assert not worker.vectors.has_hnsw(index)  # filled into a plain table, no graph yet
+    runs.commit("r1", settings=settings)
+    assert worker.vectors.has_hnsw(index)
+    got = worker.vectors.similar("text", "A", k=2)
+    assert len(got) == 2 and "A" not in [n.sku for n in got]
+
+
+def _process_fresh(cat: Catalog, run_id: str):
+    from enrichment.runs.worker import ShardWorker
+
+    run = runs.detect(run_id, cat.now(), settings=cat.settings)
+    worker = ShardWorker(cat.settings, use_clip=False)
+    results = [worker.process(run_id, s) for s in range(run["shards"])]
+    runs.commit(run_id, settings=cat.settings)
+    return worker, results
+
+
+def test_metadata_and_delete_only_shards_load_no_model(catalog):
+    _run(catalog, "r1")
+    catalog.set_price("A", 99.0)
+    catalog.soft_delete("B")
+    worker, results = _process_fresh(catalog, "r2")
+    assert sum(r["counts"].get("class_metadata_only", 0) for r in results) == 1
+    assert sum(r["counts"].get("products_deleted", 0) for r in results) == 1
+    assert worker.models_loaded == {} and all(r["models_loaded"] == [] for r in results)
+    assert catalog.sql("SELECT price FROM enrichment.product_docs WHERE sku = 'A'") == [(99,)]
+
+    catalog.set_title("C", "Slim chino pants in navy")  # text changed: the model is needed
+    worker, results = _process_fresh(catalog, "r3")
+    assert worker.models_loaded["text_embedder"] == 1
+    assert "text_embedder" in [m for r in results for m in r["models_loaded"]]

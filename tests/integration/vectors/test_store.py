@@ -143,6 +143,7 @@ def test_selective_filter_falls_back_to_an_exact_scan(store, platform_db):
         [rec(f"C{i:03d}", v, category="common") for i, v in enumerate(common)]
         + [rec(f"R{i:02d}", v, category="rare") for i, v in enumerate(rare)],
     )
+    assert store.build_hnsw(index)  # bulk-filled first, the graph built after
     with connect(store.url) as conn, conn.cursor() as cur:
         # leave the planner no other index than HNSW, as on a big table with this filter
         cur.execute(f"DROP INDEX {store.schema}.vec_{index.name}_category_idx")

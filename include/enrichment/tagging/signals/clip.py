@@ -181,11 +181,14 @@ class ClipModel:
             return np.zeros((0, self.dim), dtype=np.float32)
         return _normalise(np.concatenate(out))
 
-    def embed_images_keyed(self, images: list[Image.Image], keys: list[str | None]) -> np.ndarray:
+    def embed_images_keyed(
+        self, images: list[Image.Image], keys: list[str | None], pixels: list | None = None
+    ) -> np.ndarray:
         """Like :meth:`embed_images`, reusing embeddings cached by image-bytes hash.
 
         Looks in memory, then in :attr:`embedding_cache`; only the rest goes through the
-        image tower, once per distinct key, and is stored back.
+        image tower, once per distinct key, and is stored back. ``pixels``: each image's
+        tensor from :meth:`preprocess`, when a loader prepared them ahead.
         """
         found: dict[str, np.ndarray] = {
             k: self._embeddings[k] for k in keys if k is not None and k in self._embeddings
@@ -193,14 +196,18 @@ class ClipModel:
         wanted = [k for k in dict.fromkeys(keys) if k is not None and k not in found]
         if wanted and self.embedding_cache is not None:
             found.update(self.embedding_cache.get_many(wanted))
-        todo: dict[Any, Image.Image] = {}
-        for image, key in zip(images, keys, strict=True):
+        todo: dict[Any, int] = {}
+        for n, (image, key) in enumerate(zip(images, keys, strict=True)):
             if key is None:
-                todo[("object", id(image))] = image
+                todo[("object", id(image))] = n
             elif key not in found and key not in todo:
-                todo[key] = image
+                todo[key] = n
         if todo:
-            computed = self.embed_images(list(todo.values()))
+            chosen = list(todo.values())
+            if pixels is not None and all(pixels[n] is not None for n in chosen):
+                computed = self.embed_pixels([pixels[n] for n in chosen])
+            else:
+                computed = self.embed_images([images[n] for n in chosen])
             fresh = dict(zip(todo, computed, strict=True))
             found.update(fresh)
             stored = {k: v for k, v in fresh.items() if isinstance(k, str)}
@@ -218,20 +225,35 @@ class ClipModel:
         ]
         return np.stack(rows) if rows else np.zeros((0, self.dim), dtype=np.float32)
 
+    def preprocess(self, images: list[Image.Image]) -> list:
+        """The model's input tensor per image (resize, crop, normalise); thread-safe, so a
+        loader can prepare the next batch while the model runs this one."""
+        if not images:
+            return []
+        batch = [im.convert("RGB") for im in images]
+        return list(self._image_processor()(images=batch, return_tensors="pt")["pixel_values"])
+
     def embed_images(self, images: list[Image.Image]) -> np.ndarray:
         """L2-normalised float32 image embeddings, one row per image, in batches."""
+        out = []
+        for start in range(0, len(images), self.batch_size):
+            out.append(self.embed_pixels(self.preprocess(images[start : start + self.batch_size])))
+        if not out:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.concatenate(out)
+
+    def embed_pixels(self, pixels: list) -> np.ndarray:
+        """Embeddings of tensors from :meth:`preprocess` (the image tower only), in batches."""
         import torch
 
-        self.images_encoded += len(images)
-
+        self.images_encoded += len(pixels)
         out = []
         dtype = next(self.model.parameters()).dtype
-        for start in range(0, len(images), self.batch_size):
-            batch = [im.convert("RGB") for im in images[start : start + self.batch_size]]
-            pixels = self._image_processor()(images=batch, return_tensors="pt")["pixel_values"]
+        for start in range(0, len(pixels), self.batch_size):
+            batch = torch.stack(pixels[start : start + self.batch_size])
             with torch.inference_mode():
                 feats = _features(
-                    self.model.get_image_features(pixel_values=pixels.to(self.device, dtype))
+                    self.model.get_image_features(pixel_values=batch.to(self.device, dtype))
                 )
             out.append(feats.float().cpu().numpy())
         if not out:
@@ -284,15 +306,17 @@ class ClipModel:
         taxonomy: Taxonomy,
         cache_dir: Path | None = None,
         keys: list[str | None] | None = None,
+        pixels: list | None = None,
     ) -> np.ndarray:
         """Cosine similarity of each image to each prompt-bank row, shape (N, values).
 
-        ``keys`` (image-bytes hashes) let embeddings come from the caches.
+        ``keys`` (image-bytes hashes) let embeddings come from the caches; ``pixels``
+        are the images' tensors from :meth:`preprocess`, when prepared ahead.
         """
         bank = self.prompt_bank(taxonomy, cache_dir)
         if keys is None:
-            return self.embed_images(images) @ bank.matrix.T
-        return self.embed_images_keyed(images, keys) @ bank.matrix.T
+            keys = [None] * len(images)
+        return self.embed_images_keyed(images, keys, pixels) @ bank.matrix.T
 
 
 def zero_shot(

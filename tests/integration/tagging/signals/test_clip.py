@@ -158,3 +158,32 @@ def test_tag_images_cli_with_clip(clip_env, tmp_path, capsys):
     assert record["sku"] == "A" and record["error"] is None
     assert ("color", "red") in {(t["attribute"], t["value"]) for t in record["tags"]}
     assert clip_env.name in capsys.readouterr().err  # the model id is reported
+
+
+def test_pipelined_clip_tagging_equals_tagging_the_decoded_images(clip_env, tmp_path):
+    """The loader prepares tensors ahead; the tags are those of the plain path."""
+    from enrichment.config import load_settings
+    from enrichment.images.intake import fetch_image
+    from enrichment.images.policy import ImagePolicy
+    from enrichment.tagging.engine import Tagger, TagInput
+    from enrichment.tagging.pipeline import ImageJob, decode_sides, tag_serial
+
+    jobs = []
+    for n, im in enumerate(images(7)):
+        im.resize((300, 420)).save(tmp_path / f"{n}.jpg")
+        jobs.append(ImageJob(f"S{n}", f"{n}.jpg", "Classic cotton tee"))
+    policy = ImagePolicy(base_dir=tmp_path)
+    pipelined = Tagger.from_settings(load_settings(), use_clip=True)
+    got = [t.tags for t in tag_serial(pipelined, jobs, policy, batch_size=3)]
+    assert pipelined.clip.images_encoded == 7
+
+    plain = Tagger.from_settings(load_settings(), use_clip=True)
+    inputs = []
+    for job in jobs:
+        loaded = fetch_image(job.ref, policy, **decode_sides(True))
+        inputs.append(TagInput(job.sku, job.title, image=loaded.image, image_hash=loaded.sha256))
+    expected = plain.tag(inputs)
+    assert [[t.to_dict() for t in tags] for tags in got] == [
+        [t.to_dict() for t in tags] for tags in expected
+    ]
+    assert any("clip" in t.sources for tags in got for t in tags)
