@@ -7,17 +7,13 @@ late-arriving product stamped inside its day and leaves the watermark alone.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from datetime import timedelta
 
 import pytest
 
 from enrichment.orchestration import pipeline
+from tests.airflow_servers import airflow, running_airflow
 from tests.catalog_fixture import Catalog
 
 pytestmark = pytest.mark.integration
@@ -25,64 +21,10 @@ DAG_ID = "catalog_incremental"
 TIMEOUT_S = 600
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _airflow(args: list[str], env: dict, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "airflow", *args],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        **kwargs,
-    )
-
-
 @pytest.fixture
 def scheduler_env(airflow_db, tmp_path):
-    port = _free_port()
-    env = {
-        **os.environ,
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": "2",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__WORKERS": "1",
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
-        "AIRFLOW__API_AUTH__JWT_SECRET": "backfill-test-secret",
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
-        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-    }
-    _airflow(["dags", "reserialize"], env)
-    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("api-server", "scheduler")}  # noqa: SIM115 (open while the servers run)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "airflow", name],
-            env=env,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,  # its workers and log server stop with it
-        )
-        for name, log in logs.items()
-    ]
-    try:
+    with running_airflow(tmp_path) as env:
         yield env, tmp_path
-    finally:
-        for proc in procs:
-            os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        for log in logs.values():
-            log.close()
 
 
 def _backfill_runs() -> list[tuple]:
@@ -122,9 +64,9 @@ def test_native_backfill_reprocesses_each_past_day_without_moving_the_watermark(
             "UPDATE catalog.products SET updated_at = %s WHERE sku = %s",
             (first + timedelta(days=day, hours=12), sku),
         )
-    _airflow(["dags", "unpause", DAG_ID], env)  # the scheduler runs no run of a paused DAG
+    airflow(["dags", "unpause", DAG_ID], env)  # the scheduler runs no run of a paused DAG
     # logical dates first+1d and first+2d: intervals [first, first+1d], [first+1d, first+2d]
-    _airflow(
+    airflow(
         ["backfill", "create", "--dag-id", DAG_ID,
          "--from-date", (first + timedelta(days=1)).isoformat(),
          "--to-date", (first + timedelta(days=2)).isoformat()],
