@@ -153,7 +153,12 @@ class LogicalCapture:
             position={"lsn": stop},
             full=position is None or truncated,
             reconcile=position is None,
-            info={"from_lsn": start, "to_lsn": end, "wal_held_bytes": slot[2]},
+            info={
+                "from_lsn": start,
+                "to_lsn": stop,
+                "wal_read_bytes": _lsn(end) - _lsn(start),
+                "wal_held_bytes": slot[2],
+            },
         )
 
     def _fall_back(self, conn, slot, end: str) -> Captured:

@@ -128,7 +128,9 @@ def context(
     quarantine = data.get("quarantine") or []
     q_check = next((c for c in checks if c["name"] == "error_rate.quarantine"), None)
     fresh = data.get("freshness")
-    precision = {c["name"].split(".", 1)[1]: c for c in checks if c["category"] == "accuracy"}
+    precision = {  # "accuracy" alone (no golden sample) names no attribute
+        c["name"].partition(".")[2]: c for c in checks if c["category"] == "accuracy"
+    }
     accuracy = [
         {
             "attribute": a["attribute"],
