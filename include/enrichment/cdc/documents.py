@@ -130,8 +130,8 @@ def scan_documents(
         after = rows[-1][0]
 
 
-def live_keys(conn, mapping: SourceMapping) -> set[str]:
-    """Keys of every active document (the source as the mapping sees it)."""
+def key_states(conn, mapping: SourceMapping) -> dict[str, bool]:
+    """Every document's key -> ``active``: the source as the mapping sees it."""
     with conn.cursor() as cur:
-        cur.execute(f"SELECT d.{mapping.key}::text FROM ({mapping.document}) d WHERE d.active")
-        return {r[0] for r in cur.fetchall()}
+        cur.execute(f"SELECT d.{mapping.key}::text, d.active FROM ({mapping.document}) d")
+        return {k: bool(a) for k, a in cur.fetchall()}

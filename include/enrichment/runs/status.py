@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enrichment.cdc import documents, source
 from enrichment.config import Settings, load_settings
 from enrichment.db.connection import connect, database_url
 
@@ -10,27 +11,20 @@ def platform_status(settings: Settings | None = None) -> dict:
     """Counts of products, tags, vectors, orphans, quarantine, and the last run."""
     settings = settings or load_settings()
     url = database_url(settings)
-    s, src = settings.state_schema, settings.source_schema
+    s = settings.state_schema
     out: dict = {}
+    with source.source_connection(settings) as src:  # the source as the mapping sees it
+        states = documents.key_states(src, source.mapping_for(settings))
+    live = {k for k, active in states.items() if active}
     with connect(url) as conn, conn.cursor() as cur:
-        cur.execute(
-            f"SELECT count(*) FILTER (WHERE NOT is_deleted), "
-            f"count(*) FILTER (WHERE is_deleted) FROM {src}.products"
-        )
-        out["products_active"], out["products_deleted"] = cur.fetchone()
-        out["products_hard_deleted"] = 0
-        if _exists(cur, f"{src}.product_tombstones"):
-            cur.execute(
-                f"SELECT count(DISTINCT sku) FROM {src}.product_tombstones t WHERE NOT "
-                f"EXISTS (SELECT 1 FROM {src}.products p WHERE p.sku = t.sku)"
-            )
-            out["products_hard_deleted"] = cur.fetchone()[0]
-        cur.execute(f"""SELECT count(DISTINCT t.sku) FROM {s}.tags t
-                         JOIN {src}.products p ON p.sku = t.sku AND NOT p.is_deleted""")
-        out["tagged_active"] = cur.fetchone()[0]
-        cur.execute(f"""SELECT count(DISTINCT t.sku) FROM {s}.tags t WHERE NOT EXISTS
-                        (SELECT 1 FROM {src}.products p WHERE p.sku = t.sku AND NOT p.is_deleted)""")
-        out["orphan_tags"] = cur.fetchone()[0]
+        out["products_active"] = len(live)
+        out["products_deleted"] = len(states) - len(live)
+        cur.execute(f"SELECT sku FROM {s}.product_state")
+        out["products_hard_deleted"] = sum(1 for (sku,) in cur.fetchall() if sku not in states)
+        cur.execute(f"SELECT DISTINCT sku FROM {s}.tags")
+        tagged = {r[0] for r in cur.fetchall()}
+        out["tagged_active"] = len(tagged & live)
+        out["orphan_tags"] = len(tagged - live)
         cur.execute(
             f"SELECT name, kind, model_id, dim FROM {s}.vector_indexes "
             "WHERE state = 'active' ORDER BY kind"
@@ -42,19 +36,17 @@ def platform_status(settings: Settings | None = None) -> dict:
         ]
         configured = list(settings.vector_kinds)
         if all(k in kinds for k in configured):
-            joins = " ".join(
-                f"JOIN {s}.vec_{kinds[k]} v{i} ON v{i}.sku = p.sku"
-                for i, k in enumerate(configured)
-            )
-            cur.execute(f"SELECT count(*) FROM {src}.products p {joins} WHERE NOT p.is_deleted")
-            out["vectors_active"] = cur.fetchone()[0]
+            having = set(live)
+            for k in configured:
+                cur.execute(f"SELECT sku FROM {s}.vec_{kinds[k]}")
+                having &= {r[0] for r in cur.fetchall()}
+            out["vectors_active"] = len(having)
         else:
             out["vectors_active"] = 0
         orphan = set()
         for name in _live_indexes(cur, s):  # active and building versions
-            cur.execute(f"""SELECT v.sku FROM {s}.vec_{name} v WHERE NOT EXISTS
-                 (SELECT 1 FROM {src}.products p WHERE p.sku = v.sku AND NOT p.is_deleted)""")
-            orphan.update(r[0] for r in cur.fetchall())
+            cur.execute(f"SELECT sku FROM {s}.vec_{name}")
+            orphan.update(r[0] for r in cur.fetchall() if r[0] not in live)
         out["orphan_vectors"] = len(orphan)
         cur.execute(f"SELECT count(*) FROM {s}.quarantine")
         out["quarantined"] = cur.fetchone()[0]
@@ -62,6 +54,10 @@ def platform_status(settings: Settings | None = None) -> dict:
         out["watermarks"] = [
             {"name": n, "ts": ts.isoformat(), "last_id": i, "run_id": r}
             for n, ts, i, r in cur.fetchall()
+        ]
+        cur.execute(f"SELECT name, mode, position, run_id FROM {s}.capture_positions ORDER BY 1")
+        out["capture_positions"] = [
+            {"name": n, "mode": m, "position": p, "run_id": r} for n, m, p, r in cur.fetchall()
         ]
         cur.execute(
             f"SELECT summary FROM {s}.runs WHERE status = 'committed' "
@@ -94,11 +90,6 @@ def _sink_counts() -> dict:
         except Exception as exc:  # status reports a broken sink, it does not fail
             out[sink.name] = {"skus": None, "error": str(exc)}
     return out
-
-
-def _exists(cur, name: str) -> bool:
-    cur.execute("SELECT to_regclass(%s)", (name,))
-    return cur.fetchone()[0] is not None
 
 
 def _live_indexes(cur, schema: str) -> set[str]:

@@ -145,7 +145,9 @@ class LogicalCapture:
         if slot is None or slot[0] == "lost":
             return self._fall_back(conn, slot, end)
         start = (position or {}).get("lsn") or slot[1]
+        began = time.monotonic()
         rows, truncated, stop = self._stream(start, end, upper)
+        streamed = time.monotonic()
         keys = self._keys(conn, rows)
         return Captured(
             self.mode,
@@ -158,6 +160,9 @@ class LogicalCapture:
                 "to_lsn": stop,
                 "wal_read_bytes": _lsn(end) - _lsn(start),
                 "wal_held_bytes": slot[2],
+                "rows": len(rows),
+                "stream_s": round(streamed - began, 3),
+                "keys_s": round(time.monotonic() - streamed, 3),
             },
         )
 
