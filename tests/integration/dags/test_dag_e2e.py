@@ -69,7 +69,7 @@ def test_incremental_dag_lands_tags_and_vectors_then_only_changes(catalog):
 def test_backfill_dag_takes_typed_params_and_keeps_the_watermark(catalog):
     incremental = _dag("catalog_incremental")
     assert str(incremental.test(run_after=catalog.now()).state) == "success"
-    watermark = catalog.sql("SELECT ts, run_id FROM enrichment.watermarks")
+    watermark = catalog.sql("SELECT position, run_id FROM enrichment.capture_positions")
     backfill = _dag("catalog_backfill")
     run = backfill.test(
         run_after=catalog.now(), run_conf={"selection": "skus", "skus": ["A", "B"], "force": True}
@@ -77,7 +77,7 @@ def test_backfill_dag_takes_typed_params_and_keeps_the_watermark(catalog):
     assert str(run.state) == "success", _states(run)
     last = platform_status(catalog.settings)["last_run"]
     assert last["kind"] == "backfill" and last["changes"] == {"reprocess": 2}
-    assert catalog.sql("SELECT ts, run_id FROM enrichment.watermarks") == watermark
+    assert catalog.sql("SELECT position, run_id FROM enrichment.capture_positions") == watermark
 
 
 def test_backfill_with_an_incomplete_form_fails_with_a_clear_message(catalog):

@@ -267,4 +267,4 @@ def test_an_engine_failing_on_every_image_fails_the_shard_loudly(catalog, monkey
     monkeypatch.setattr(ColourNamer, "analyse", broken)
     with pytest.raises(RuntimeError, match="engine or model problem"):
         _run(catalog, "r1")
-    assert catalog.sql("SELECT count(*) FROM enrichment.watermarks") == [(0,)]
+    assert catalog.sql("SELECT count(*) FROM enrichment.capture_positions") == [(0,)]
