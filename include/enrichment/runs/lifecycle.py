@@ -205,14 +205,17 @@ def _capture_changes(conn, settings: Settings, upper: datetime, counts: Counter)
     return items, {"name": name, "mode": captured.mode, "position": captured.position}
 
 
-def _selected_changes(conn, settings: Settings, selection: dict, upper: datetime, counts):
-    """A backfill's selection re-read through the mapping (``reconcile``: plus deletes)."""
-    mapping = source.mapping_for(settings)
+def selection_where(conn, settings: Settings, mapping, selection: dict) -> tuple[list, list]:
+    """SQL on the document ``d`` for a backfill's selection, and its parameters.
+
+    ``category`` matches the shop's label in any case (LIKE-escaped) or the taxonomy
+    category the platform tagged (looked up in the platform database).
+    """
     where, params = [], []
     key = f"d.{mapping.key}::text"
     if selection.get("category"):
         category = selection["category"].strip()
-        with conn.cursor() as cur:  # taxonomy categories the platform tagged
+        with conn.cursor() as cur:
             cur.execute(
                 f"SELECT sku FROM {settings.state_schema}.tags WHERE attribute = 'category' "
                 "AND lower(value) = lower(%s)",
@@ -222,13 +225,20 @@ def _selected_changes(conn, settings: Settings, selection: dict, upper: datetime
         where.append(f"(d.category ILIKE %s ESCAPE '\\' OR {key} = ANY(%s))")
         params.extend([changes.like_literal(category), tagged])
     for clause, value in (
-        ("d.sku = ANY(%s)", list(selection["skus"]) if selection.get("skus") else None),
+        (f"{key} = ANY(%s)", list(selection["skus"]) if selection.get("skus") else None),
         ("d.updated_at >= %s", selection.get("since")),
         ("d.updated_at <= %s", selection.get("until")),
     ):
         if value:
-            where.append(clause.replace("d.sku", key))
+            where.append(clause)
             params.append(value)
+    return where, params
+
+
+def _selected_changes(conn, settings: Settings, selection: dict, upper: datetime, counts):
+    """A backfill's selection re-read through the mapping (``reconcile``: plus deletes)."""
+    mapping = source.mapping_for(settings)
+    where, params = selection_where(conn, settings, mapping, selection)
     with source.source_connection(settings) as src:
         items = []
         if not selection.get("reconcile_only"):
@@ -443,7 +453,7 @@ def format_summary(summary: dict) -> str:
     lines.append(f"  deleted            {summary['deleted']}")
     lines.append(f"  quarantined images {summary['quarantined']}")
     if summary["window"].get("past_interval"):
-        lines.append("  past interval      re-processed this window; position not moved")
+        lines.append("  past interval      re-processed this window; watermark not moved")
     if "seconds" in summary:
         lines.append(f"  took               {summary['seconds']} s")
     return "\n".join(lines)

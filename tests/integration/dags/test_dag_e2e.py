@@ -141,7 +141,7 @@ def test_incremental_run_for_a_past_logical_date_processes_that_interval(catalog
 
     dag = _dag("catalog_incremental")
     assert str(dag.test(run_after=catalog.now()).state) == "success"
-    watermark = catalog.sql("SELECT ts, run_id FROM enrichment.watermarks")
+    watermark = catalog.sql("SELECT position, run_id FROM enrichment.capture_positions")
     day = watermark[0][0].replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
     catalog.add("D", "Black linen shirt", "black")  # a late-arriving product, stamped
     catalog.sql(  # inside the past interval (the watermark has passed it)
@@ -153,7 +153,7 @@ def test_incremental_run_for_a_past_logical_date_processes_that_interval(catalog
     assert last["changes"] == {"new": 1} and last["retagged"] == 1
     assert last["window"]["past_interval"] is True
     assert catalog.sql("SELECT count(*) FROM enrichment.tags WHERE sku = 'D'")[0][0] > 0
-    assert catalog.sql("SELECT ts, run_id FROM enrichment.watermarks") == watermark
+    assert catalog.sql("SELECT position, run_id FROM enrichment.capture_positions") == watermark
 
 
 def test_backfill_by_category_alone_matches_any_case(catalog):
