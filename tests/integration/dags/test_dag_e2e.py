@@ -142,7 +142,8 @@ def test_incremental_run_for_a_past_logical_date_processes_that_interval(catalog
     dag = _dag("catalog_incremental")
     assert str(dag.test(run_after=catalog.now()).state) == "success"
     watermark = catalog.sql("SELECT position, run_id FROM enrichment.capture_positions")
-    day = watermark[0][0].replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
+    last_upper = catalog.sql("SELECT max(upper_ts) FROM enrichment.runs")[0][0]
+    day = last_upper.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
     catalog.add("D", "Black linen shirt", "black")  # a late-arriving product, stamped
     catalog.sql(  # inside the past interval (the watermark has passed it)
         "UPDATE catalog.products SET updated_at = %s WHERE sku = 'D'", (day + timedelta(hours=12),)
