@@ -57,7 +57,7 @@ def main() -> None:
     os.environ["ENRICHMENT_SHARD_STORE"] = os.path.join(tmp, "shards")
     os.environ["ENRICHMENT_IMAGE_ROOT"] = os.path.join(tmp, "images")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from enrichment.cdc import triggers as cdc
+    from enrichment.cdc import install as cdc
     from enrichment.config import load_settings
     from enrichment.db import connection as db
     from enrichment.db import schema
@@ -74,8 +74,7 @@ def main() -> None:
         schema.upgrade(settings.database_url, settings.state_schema)
         with db.connect(settings.database_url) as conn:
             demo_catalog.seed(conn, products=args.products, image_root=settings.image_root)
-        with db.connect(settings.database_url) as conn:
-            cdc.install(conn, settings.source_schema)
+        cdc.install(settings)
         run = runs.detect("bench", datetime.now(UTC), settings=settings)
         out = {"products": args.products, "shards": run["shards"], "clip": False}
 
