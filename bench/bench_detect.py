@@ -31,7 +31,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def seed(url: str, products: int) -> None:
-    from enrichment.cdc import triggers as cdc
+    from enrichment.cdc import install as cdc
+    from enrichment.config import load_settings
     from enrichment.db import connection as db
     from enrichment.demo.catalog import create_schema
 
@@ -51,7 +52,7 @@ def seed(url: str, products: int) -> None:
             """INSERT INTO catalog.product_images (product_id, position, url, updated_at)
                SELECT id, 0, 'images/' || sku || '.jpg', updated_at FROM catalog.products"""
         )
-        cdc.install(conn, "catalog")  # after the bulk load: its triggers would touch every row
+    cdc.install(load_settings())  # after the bulk load: its triggers would log every row
 
 
 def mutate(url: str, fraction: float) -> dict[str, int]:

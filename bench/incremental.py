@@ -69,7 +69,7 @@ def main() -> None:
     os.environ["ENRICHMENT_IMAGE_ROOT"] = os.path.join(tmp, "images")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.pop("ENRICHMENT_CLIP_MODEL", None)
-    from enrichment.cdc import triggers as cdc
+    from enrichment.cdc import install as cdc
     from enrichment.config import load_settings
     from enrichment.db import connection as db
     from enrichment.db import schema
@@ -86,8 +86,8 @@ def main() -> None:
             demo_catalog.seed(
                 conn, products=args.products, image_root=settings.image_root, workers=2
             )
-            cdc.install(conn, settings.source_schema)
             conn.commit()
+        cdc.install(settings)
         full = timed_run(settings, "full")
         share = args.changed_percent / 100 / sum(demo_catalog.DEFAULT_RATES.values())
         rates = {k: v * share for k, v in demo_catalog.DEFAULT_RATES.items()}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from enrichment.cdc import triggers as cdc
+from enrichment.cdc import install as cdc
 from enrichment.db import connection as db
 from enrichment.demo.catalog import create_schema
 
@@ -37,7 +37,7 @@ class Catalog:
         self.root = settings.image_root
         with db.connect(self.url) as conn:
             create_schema(conn, settings.source_schema)
-            cdc.install(conn, settings.source_schema)
+        cdc.install(settings)
 
     def sql(self, query: str, params: tuple = ()) -> list[tuple]:
         with db.connect(self.url) as conn, conn.cursor() as cur:

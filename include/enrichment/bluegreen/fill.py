@@ -13,6 +13,7 @@ import zlib
 from collections import Counter
 
 from enrichment.cdc import detect as changes
+from enrichment.cdc import documents, source
 from enrichment.config import Settings, load_settings
 from enrichment.db.connection import connect
 
@@ -65,7 +66,7 @@ def fill(
 
 def _embed_live(worker, settings, kinds, counts: Counter, *, page, shard, shards, bar) -> None:
     """Embed this shard's live products, ``page`` at a time, into each kind's versions."""
-    with connect(worker.url) as conn:
+    with connect(worker.url) as conn, source.source_connection(settings) as src:
         batch: list = []
 
         def flush() -> None:
@@ -86,7 +87,7 @@ def _embed_live(worker, settings, kinds, counts: Counter, *, page, shard, shards
                 bar.update(len(batch))
             batch.clear()
 
-        for snap in changes.scan_selection(conn, settings.source_schema):
+        for snap in documents.scan_documents(src, source.mapping_for(settings)):
             if snap.active and zlib.crc32(snap.sku.encode()) % shards == shard:
                 batch.append(snap)
             if len(batch) >= page:

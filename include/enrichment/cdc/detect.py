@@ -1,10 +1,10 @@
-"""Change detection: what is new, changed, metadata-only or deleted since the last run.
+"""Change classification: what is new, changed, metadata-only or deleted since the last run.
 
-The source is read in keyset pages on ``(updated_at, id)`` from the watermark minus an
-overlap window up to the run's upper bound (the data-interval end, never ``now()``).
-Every row is compared with what the platform last processed (``product_state``) by
-content hashes, so rows seen twice because of the overlap are classified ``unchanged``
-and skipped. Hard deletes come from the tombstone table kept by ``cdc install``.
+Every product snapshot (read through the source mapping, :mod:`enrichment.cdc.documents`)
+is compared with what the platform last processed (``product_state``) by content hashes,
+so a product read again without a real change is ``unchanged`` and skipped.
+``scan_window`` is the former single-table ``(updated_at, id)`` keyset scan of the demo
+schema, kept as the baseline of ``bench/cdc_modes.py`` and ``bench/bench_detect.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 
@@ -283,41 +283,6 @@ def scan_window(
     )
 
 
-def scan_selection(
-    conn,
-    src: str,
-    *,
-    skus: list[str] | None = None,
-    category: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    page_size: int = PAGE_SIZE,
-    state_schema: str | None = None,
-) -> Iterator[ProductSnapshot]:
-    """Products chosen by a backfill's selection (all when nothing is given), id-paged.
-
-    ``category`` matches the shop's label case-insensitively and, given ``state_schema``,
-    products tagged with that taxonomy category (see :func:`category_filter`).
-    """
-    where: list[str] = []
-    params: list = []
-    for clause, value in (
-        ("p.sku = ANY(%s)", list(skus) if skus else None),
-        ("p.updated_at >= %s", since),
-        ("p.updated_at <= %s", until),
-    ):
-        if value:
-            where.append(clause)
-            params.append(value)
-    if category:
-        clause, values = category_filter(category, state_schema)
-        where.append(clause)
-        params.extend(values)
-    return _pages(
-        conn, src, where, params, "p.id > %s", "p.id", None, lambda row: (row[0],), page_size
-    )
-
-
 def like_literal(text: str) -> str:
     """``text`` as a LIKE pattern matching only itself (``\\``, ``%``, ``_`` escaped)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -361,61 +326,3 @@ def load_state(conn, state_schema: str, skus: list[str]) -> dict[str, dict]:
             r[0]: {"active": r[1], "text_hash": r[2], "image_hash": r[3], "meta_hash": r[4]}
             for r in cur.fetchall()
         }
-
-
-def tombstones(
-    conn, src: str, state_schema: str, lower: datetime | None, upper: datetime
-) -> tuple[list[ChangeItem], datetime | None]:
-    """Hard deletes recorded in ``(lower, upper]`` of SKUs the platform holds as active.
-
-    A SKU that was deleted and re-created (a live row with the same SKU exists) is skipped;
-    the scan handles it. Returns the items and the newest tombstone time seen.
-    """
-    with conn.cursor() as cur:
-        cur.execute("SELECT to_regclass(%s)", (f"{src}.product_tombstones",))
-        if cur.fetchone()[0] is None:
-            return [], None
-        cur.execute(
-            f"""SELECT t.sku, max(t.product_id), max(t.deleted_at)
-                  FROM {src}.product_tombstones t
-                  JOIN {state_schema}.product_state s ON s.sku = t.sku AND s.active
-                 WHERE t.deleted_at <= %s AND (%s::timestamptz IS NULL OR t.deleted_at > %s)
-                   AND NOT EXISTS (SELECT 1 FROM {src}.products p WHERE p.sku = t.sku)
-                 GROUP BY t.sku""",
-            (upper, lower, lower),
-        )
-        rows = cur.fetchall()
-        cur.execute(
-            f"SELECT max(deleted_at) FROM {src}.product_tombstones WHERE deleted_at <= %s", (upper,)
-        )
-        newest = cur.fetchone()[0]
-    items = [
-        ChangeItem(
-            sku=r[0],
-            product_id=r[1],
-            change_class=DELETED,
-            active=False,
-            source_updated_at=r[2].isoformat(),
-        )
-        for r in rows
-    ]
-    return items, newest
-
-
-def reconcile_deletes(conn, src: str, state_schema: str) -> list[ChangeItem]:
-    """SKUs active in the platform's state that no longer exist in the source."""
-    with conn.cursor() as cur:
-        cur.execute(
-            f"""SELECT s.sku, s.product_id FROM {state_schema}.product_state s
-                 WHERE s.active AND NOT EXISTS
-                       (SELECT 1 FROM {src}.products p WHERE p.sku = s.sku)"""
-        )
-        return [
-            ChangeItem(sku=r[0], product_id=r[1], change_class=DELETED, active=False)
-            for r in cur.fetchall()
-        ]
-
-
-def overlap_start(ts: datetime, overlap_seconds: int) -> tuple[datetime, int]:
-    """The keyset start for a watermark: ``overlap_seconds`` before it, any id."""
-    return (ts - timedelta(seconds=overlap_seconds), 0)

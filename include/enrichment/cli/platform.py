@@ -41,17 +41,27 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_cdc(args: argparse.Namespace) -> int:
-    from enrichment.cdc import triggers as cdc
+    from enrichment.cdc import install as cdc
     from enrichment.config import load_settings
-    from enrichment.db import connection as db
 
-    settings = load_settings()
-    with db.connect(db.database_url(settings)) as conn:
-        cdc.install(conn, settings.source_schema)
-    print(
-        f"change capture installed on {settings.source_schema}.products "
-        "(tombstones for hard deletes, updated_at triggers)"
+    out = getattr(cdc, args.action)(load_settings(), args.mode)
+    print(json.dumps(out, default=str, indent=2))
+    return 0 if out.get("ok", True) else 1
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from enrichment.orchestration import pipeline
+    from enrichment.runs import lifecycle as runs
+
+    upper = datetime.now(UTC)
+    summary = pipeline.run_all(
+        args.run_id or f"reconcile__{upper.isoformat()}",
+        upper,
+        kind="backfill",
+        selection={"reconcile": True, "reconcile_only": True},
+        use_clip=False,
     )
+    print(json.dumps(summary, default=str) if args.json else runs.format_summary(summary))
     return 0
 
 
@@ -155,9 +165,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sqlalchemy", action="store_true", help="print the SQLAlchemy URL form")
     p.set_defaults(func=cmd_db)
 
-    p = sub.add_parser("cdc", help="install change capture (tombstones) in the source catalogue")
-    p.add_argument("action", choices=["install"])
+    p = sub.add_parser("cdc", help="install, check or remove change capture in the source")
+    p.add_argument("action", choices=["install", "check", "remove"])
+    p.add_argument(
+        "--mode",
+        choices=["triggers", "cursor", "log"],
+        help="capture mode (default: ENRICHMENT_CAPTURE_MODE)",
+    )
     p.set_defaults(func=cmd_cdc)
+
+    p = sub.add_parser("reconcile", help="delete tags and vectors of SKUs the source no longer has")
+    p.add_argument("--run-id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_reconcile)
 
     p = sub.add_parser("detect", help="detect the change set of a run and write shard manifests")
     p.add_argument("--run-id", required=True)

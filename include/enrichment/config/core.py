@@ -10,6 +10,7 @@ from enrichment.config.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 VECTOR_KINDS = ("text", "image")
+CAPTURE_MODES = ("triggers", "log", "cursor")
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Settings:
         "ENRICHMENT_SOURCE_SCHEMA",
         "text",
         "catalog",
-        "schema of the source catalogue (products, product_images)",
+        "schema of the source catalogue; replaces {schema} in the source mapping's SQL",
     )
     state_schema: str = setting(
         "ENRICHMENT_STATE_SCHEMA",
@@ -153,6 +154,29 @@ class Settings:
         "characters of a text field the text signal reads (0: the whole field)",
         low=0,
     )
+    source_database_url: str | None = setting(
+        "ENRICHMENT_SOURCE_DATABASE_URL",
+        "text",
+        doc="libpq URL of the shop's database, a read-only role (unset: the platform database)",
+        secret=True,
+    )
+    source_mapping: Path | None = setting(
+        "ENRICHMENT_SOURCE_MAPPING",
+        "path",
+        doc="source mapping YAML (docs/source-mapping.md; unset: the demo mapping)",
+    )
+    capture_mode: str = setting(
+        "ENRICHMENT_CAPTURE_MODE",
+        "text",
+        "triggers",
+        "change capture: triggers, log (logical replication) or cursor (timestamps)",
+    )
+    capture_schema: str = setting(
+        "ENRICHMENT_CAPTURE_SCHEMA",
+        "text",
+        "enrichment_capture",
+        "schema of the trigger mode's change log, in the source database",
+    )
 
     @property
     def pg_dir(self) -> Path:
@@ -191,5 +215,11 @@ def load_settings() -> Settings:
         else None,
         item_time_budget_seconds=values["item_time_budget_seconds"] or None,  # 0: off
         text_max_chars=values["text_max_chars"] or None,
+        source_mapping=values["source_mapping"].resolve() if values["source_mapping"] else None,
     )
+    if values["capture_mode"] not in CAPTURE_MODES:
+        raise ConfigError(
+            f"ENRICHMENT_CAPTURE_MODE must be one of {', '.join(CAPTURE_MODES)}, "
+            f"got {values['capture_mode']!r}"
+        )
     return Settings(**values)

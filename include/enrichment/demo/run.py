@@ -12,7 +12,7 @@ import shutil
 import time
 from collections.abc import Callable
 
-from enrichment.cdc import triggers as cdc
+from enrichment.cdc import install as cdc
 from enrichment.config import Settings, load_settings
 from enrichment.db import connection as db
 from enrichment.db import schema
@@ -94,8 +94,7 @@ def run_demo(products: int = 2000, *, seed: int = 42, say: Callable = print) -> 
             reset=True,
             broken_rate=BROKEN_RATE,
         )
-    with db.connect(url) as conn:
-        cdc.install(conn, settings.source_schema)
+    cdc.install(settings)  # the demo mapping, through the configured capture mode
     say(
         "   "
         + json.dumps(

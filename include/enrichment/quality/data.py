@@ -1,8 +1,8 @@
 """What the quality checks need beyond plain SQL, and the numbers the report shows.
 
-* freshness: SKUs of the source changed up to the run's upper bound whose content the
-  platform has not processed (candidates by timestamps in SQL, confirmed by the content
-  hashes of :mod:`enrichment.cdc.detect`, so a row touched without a real change is fresh);
+* freshness: SKUs of the source (as its mapping reads it) changed up to the run's upper
+  bound whose content the platform has not processed (judged by the content hashes of
+  :mod:`enrichment.cdc.detect`, so a row touched without a real change is fresh);
 * store counts: SKUs held by the configured tag and vector stores, through their
   backends (a backend with ``count_skus()`` is asked; the PostgreSQL and pgvector stores
   are counted in their tables), and by every tag sink (``ENRICHMENT_TAG_SINKS``)
@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from enrichment.cdc import detect as changes
+from enrichment.cdc import documents, refresh, source
 from enrichment.config import Settings
 from enrichment.config.tags import TagSettings
 from enrichment.config.vectors import VectorSettings
@@ -51,72 +52,81 @@ def vector_indexes(cur, s: str, kinds: tuple[str, ...]) -> tuple[dict[str, str |
 
 
 # ------------------------------------------------------------------------ freshness
-def _freshness_candidates(cur, settings: Settings, upper) -> tuple[list[tuple], list[tuple]]:
-    """Source rows changed up to ``upper`` that may be unprocessed, and hard-deleted SKUs
-    still active in the platform state."""
-    s, src = settings.state_schema, settings.source_schema
-    cur.execute(
-        f"""SELECT p.sku, p.is_deleted, st.active, p.updated_at
-              FROM {src}.products p LEFT JOIN {s}.product_state st ON st.sku = p.sku
-             WHERE p.updated_at <= %s AND (
-                   (NOT p.is_deleted AND (st.sku IS NULL OR NOT st.active
-                     OR st.source_updated_at IS NULL OR st.source_updated_at < p.updated_at
-                     -- late commits land behind the processed timestamp: inside the
-                     -- overlap window every row is verified by its hashes
-                     OR p.updated_at > %s::timestamptz - make_interval(secs => %s)))
-                OR (p.is_deleted AND st.active))""",
-        (upper, upper, settings.overlap_seconds),
-    )
-    candidates = cur.fetchall()
-    gone = []
-    if table_exists(cur, f"{src}.product_tombstones"):
-        cur.execute(
-            f"""SELECT t.sku, max(t.deleted_at) FROM {src}.product_tombstones t
-                  JOIN {s}.product_state st ON st.sku = t.sku AND st.active
-                 WHERE t.deleted_at <= %s
-                   AND NOT EXISTS (SELECT 1 FROM {src}.products p WHERE p.sku = t.sku)
-                 GROUP BY t.sku""",
-            (upper,),
-        )
-        gone = cur.fetchall()
-    return candidates, gone
-
-
 def _stale(sku: str, change: str, ts) -> dict:
-    return {"sku": sku, "change": change, "updated_at": ts.isoformat(), "fresh": False}
+    return {
+        "sku": sku,
+        "change": change,
+        "updated_at": ts.isoformat() if ts else None,
+        "fresh": False,
+    }
+
+
+def _freshness_candidates(conn, settings: Settings, upper) -> tuple[list[dict], set[str], int]:
+    """(stale rows of the source documents changed <= ``upper``, every SKU the source
+    holds, how many documents were judged).
+
+    Each document, as the mapping reads it, is classified against what the platform
+    processed (the content hashes of :mod:`enrichment.cdc.detect`), so a change that
+    skipped every timestamp is stale too; documents updated after the bound are not judged.
+    """
+    rows: list[dict] = []
+    population, seen, batch = 0, set(), []
+
+    def flush() -> None:
+        state = changes.load_state(conn, settings.state_schema, [b.sku for b in batch])
+        for snap in batch:
+            cls = changes.classify(snap, state.get(snap.sku))
+            if cls != changes.UNCHANGED:
+                change = "never processed" if cls == changes.NEW else cls
+                rows.append(_stale(snap.sku, change, snap.source_updated_at))
+        batch.clear()
+
+    with source.source_connection(settings) as src:
+        for snap in documents.scan_documents(src, source.mapping_for(settings)):
+            seen.add(snap.sku)
+            if snap.source_updated_at is not None and snap.source_updated_at > upper:
+                continue
+            population += 1
+            batch.append(snap)
+            if len(batch) >= 2000:
+                flush()
+        flush()
+    return rows, seen, population
 
 
 def freshness_rows(conn, settings: Settings, upper) -> tuple[list[dict], int]:
-    """(one row per candidate SKU with ``fresh``, count of source SKUs changed <= upper)."""
-    s, src = settings.state_schema, settings.source_schema
-    with conn.cursor() as cur:
-        cur.execute(f"SELECT count(*) FROM {src}.products WHERE updated_at <= %s", (upper,))
-        population = cur.fetchone()[0]
-        candidates, gone = _freshness_candidates(cur, settings, upper)
-    rows: list[dict] = []
-    verify = []
-    for sku, deleted, state_active, updated_at in candidates:
-        if deleted:
-            rows.append(_stale(sku, "deleted", updated_at))
-        elif not state_active:
-            rows.append(_stale(sku, "never processed", updated_at))
-        else:
-            verify.append(sku)
-    rows += [_stale(sku, "deleted", ts) for sku, ts in gone]
-    if verify:  # the platform holds them: compare their hashes with the source
-        state = changes.load_state(conn, s, verify)
-        for snap in changes.scan_selection(conn, src, skus=verify, until=upper):
-            cls = changes.classify(snap, state.get(snap.sku))
-            rows.append(
-                {
-                    "sku": snap.sku,
-                    "change": cls,
-                    "updated_at": snap.source_updated_at.isoformat(),
-                    "fresh": cls == changes.UNCHANGED,
-                }
-            )
+    """(one row per stale SKU, count of source documents changed <= upper).
+
+    Documents are judged through the source mapping (:func:`_freshness_candidates`);
+    SKUs active in the platform state with no document are stale deletes.
+    """
+    rows, seen, population = _freshness_candidates(conn, settings, upper)
+    active = refresh.active_state_keys(conn, settings.state_schema)
+    rows += [_stale(sku, "deleted", None) for sku in sorted(set(active) - seen)]
     rows.sort(key=lambda r: (r["fresh"], r["sku"]))
     return rows, int(population)
+
+
+def orphan_rows(conn, settings: Settings, vector_tables: list[str]):
+    """(kind, store, sku, state) of every store entry; state from the source documents."""
+    import pandas as pd
+
+    s = settings.state_schema
+    with source.source_connection(settings) as src:
+        states = documents.key_states(src, source.mapping_for(settings))
+    parts = [
+        f"SELECT DISTINCT 'tag_store', 'tags', sku FROM {s}.tags",
+        f"SELECT 'tag_store', 'product_docs', sku FROM {s}.product_docs",
+    ] + [f"SELECT 'vector_store', 'vec_{name}', sku FROM {s}.vec_{name}" for name in vector_tables]
+    with conn.cursor() as cur:
+        cur.execute(" UNION ALL ".join(parts))
+        entries = cur.fetchall()
+    rows = [
+        (kind, store, sku, "active" if states.get(sku) else "unknown" if sku not in states
+         else "deleted")
+        for kind, store, sku in entries
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=["kind", "store", "sku", "state"])
 
 
 # --------------------------------------------------------------------- store counts

@@ -165,7 +165,8 @@ class Planner:
             qc.AssetPlan("vectors", query=sql.vectors_query(s, indexes, qd.no_image_hash())),
             qc.vector_checks(list(kinds)),
         )
-        self._add(qc.AssetPlan("orphans", query=sql.orphans_query(s, tables)), qc.orphan_checks())
+        orphans = qd.orphan_rows(self.conn, self.settings, tables)  # against the source
+        self._add(qc.AssetPlan("orphans", frame=orphans), qc.orphan_checks())
         counts, notes = qd.store_counts(self.cur, self.settings, self.url, indexes, expected)
         self.report["store_counts"], self.report["notes"] = counts, notes
         self.report["calibration"] = self.calibration

@@ -86,27 +86,6 @@ def vectors_query(s: str, kinds: dict[str, str | None], no_image_hash: str) -> s
     )
 
 
-def _state(alias: str) -> str:
-    return (
-        f"CASE WHEN st.active THEN 'active' WHEN st.sku IS NULL THEN 'unknown' "
-        f"ELSE 'deleted' END AS state FROM {alias} LEFT JOIN st ON st.sku = x.sku"
-    )
-
-
-def orphans_query(s: str, vector_tables: list[str]) -> str:
-    """One row per (store, SKU it holds) with the SKU's platform ``state``."""
-    parts = [
-        f"SELECT 'tag_store' AS kind, 'tags' AS store, x.sku, "
-        f"{_state(f'(SELECT DISTINCT sku FROM {s}.tags) x')}",
-        f"SELECT 'tag_store', 'product_docs', x.sku, {_state(f'{s}.product_docs x')}",
-    ]
-    parts += [
-        f"SELECT 'vector_store', {lit('vec_' + name)}, x.sku, {_state(f'{s}.vec_{name} x')}"
-        for name in vector_tables
-    ]
-    return f"WITH st AS (SELECT sku, active FROM {s}.product_state) " + " UNION ALL ".join(parts)
-
-
 def tags_query(s: str) -> str:
     return (
         f"SELECT sku, attribute, value, attribute || '=' || value AS attr_value, "

@@ -13,11 +13,14 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from psycopg2.extras import Json, execute_values
 
 from enrichment.cdc import detect as changes
+from enrichment.cdc import documents, refresh, source
+from enrichment.cdc.capture import positions
+from enrichment.cdc.capture.factory import capture_for
 from enrichment.cdc.detect import DELETED, UNCHANGED, ChangeItem, ProductSnapshot
 from enrichment.config import Settings, load_settings
 from enrichment.db.connection import connect, database_url
@@ -64,24 +67,11 @@ def _get_run(cur, schema: str, run_id: str) -> dict | None:
 MAX_PROBLEMS = 100  # input problems listed in a run's record (all are counted)
 
 
-def _input_problems(conn, src: str, pending: list[ProductSnapshot]) -> list[dict]:
-    """Source rows to flag (field named): a SKU on several active rows, negative stock."""
-    problems = [
-        {"sku": s.sku, "field": "products.stock", "problem": "negative_stock", "value": s.stock}
-        for s in pending
-        if isinstance(s.stock, int | float) and s.stock < 0
-    ]
-    with conn.cursor() as cur:
-        cur.execute(
-            f"""SELECT sku, array_agg(id ORDER BY id) FROM {src}.products
-                 WHERE sku = ANY(%s) AND NOT is_deleted GROUP BY sku HAVING count(*) > 1""",
-            ([s.sku for s in pending if s.active],),
-        )
-        problems += [
-            {"sku": sku, "field": "products.sku", "problem": "duplicate_sku", "value": ids}
-            for sku, ids in cur.fetchall()
-        ]
-    return problems
+def _note_problems(found: list[dict], problems: list, counts: Counter) -> None:
+    for p in found:
+        counts[f"input_{p['problem']}"] += 1
+        log.warning("input problem: %s %r = %r", p["field"], p["sku"], p["value"])
+    problems.extend(found[: max(0, MAX_PROBLEMS - len(problems))])
 
 
 def _classify_all(
@@ -92,19 +82,32 @@ def _classify_all(
     counts: Counter,
     batch: int = 2000,
     *,
-    src: str | None = None,
     problems: list | None = None,
 ) -> list[ChangeItem]:
+    """Classify source documents against the platform's state; flag bad rows (field named).
+
+    A key on several active documents is ``duplicate_sku`` (the first one is used), a
+    negative stock ``negative_stock``; flags never stop the run.
+    """
     items: list[ChangeItem] = []
     pending: list[ProductSnapshot] = []
+    problems = [] if problems is None else problems
 
     def flush() -> None:
-        if src is not None and problems is not None and pending:
-            found = _input_problems(conn, src, pending)
-            for p in found:
-                counts[f"input_{p['problem']}"] += 1
-                log.warning("input problem: %s %r = %r", p["field"], p["sku"], p["value"])
-            problems.extend(found[: max(0, MAX_PROBLEMS - len(problems))])
+        _note_problems(
+            [
+                {
+                    "sku": s.sku,
+                    "field": "document.stock",
+                    "problem": "negative_stock",
+                    "value": s.stock,
+                }
+                for s in pending
+                if isinstance(s.stock, int | float) and s.stock < 0
+            ],
+            problems,
+            counts,
+        )
         state = changes.load_state(conn, schema, [s.sku for s in pending])
         for snap in pending:
             cls = changes.classify(snap, state.get(snap.sku), force=force)
@@ -113,11 +116,26 @@ def _classify_all(
                 items.append(changes.to_item(snap, cls))
         pending.clear()
 
-    seen: set[str] = set()
+    seen: dict[str, tuple[bool, int | None]] = {}  # sku -> (active, product id) of its first
     for snap in snapshots:
-        if snap.sku in seen:  # a SKU can appear twice if it was re-created with a new id
+        if (first := seen.get(snap.sku)) is not None:
+            # a SKU re-created with a new id has one active row; two active rows are bad data
+            if first[0] and snap.active:
+                ids = [first[1], snap.product_id]
+                _note_problems(
+                    [
+                        {
+                            "sku": snap.sku,
+                            "field": "document.sku",
+                            "problem": "duplicate_sku",
+                            "value": ids,
+                        }
+                    ],
+                    problems,
+                    counts,
+                )
             continue
-        seen.add(snap.sku)
+        seen[snap.sku] = (snap.active, snap.product_id)
         pending.append(snap)
         if len(pending) >= batch:
             flush()
@@ -136,13 +154,13 @@ def detect(
 ) -> dict:
     """Detect (or return the already detected) change set of ``run_id``.
 
+    An incremental run whose ``upper`` is not after the last committed incremental run
+    (a backfill or a trigger with a past logical date) re-reads, through the mapping,
+    what changed in ``[interval_start, upper]`` and leaves the capture position alone;
+    without ``interval_start`` it raises :class:`PastIntervalError`.
+
     ``selection`` (backfills): ``skus``, ``category``, ``since``, ``until``, ``force``,
     ``reconcile``. Returns the run record with ``shards`` (count) and ``counts``.
-
-    An incremental run whose ``upper`` is not after the watermark (a backfill or a
-    trigger with a past logical date) re-processes what changed in
-    ``[interval_start, upper]`` and leaves the watermark alone; without
-    ``interval_start`` it raises :class:`PastIntervalError`.
     """
     settings = settings or load_settings()
     schema = settings.state_schema
@@ -159,32 +177,26 @@ def detect(
             )
             return existing
         counts: Counter = Counter()
-        wm = _watermark(cur, schema, settings.source_schema) if kind == "incremental" else None
-        lower, past = _window(wm, settings.overlap_seconds, upper, interval_start)
-        scan = _scan(conn, settings, kind, selection, lower, upper)
-        max_seen: list = [None, None]
+        lower = None  # capture modes keep their own position (capture_positions)
         problems: list[dict] = []
-        items = _classify_all(
-            conn,
-            schema,
-            _tracked(scan, max_seen),
-            bool(selection.get("force")),
-            counts,
-            src=settings.source_schema,
-            problems=problems,
-        )
-        del_lower = lower[0] if past else None
-        deletes_ts = _add_deleted(
-            conn, settings, kind, selection, wm, upper, items, counts, del_lower
-        )
+        past = kind == "incremental" and _past_interval(cur, schema, upper, interval_start)
+        if past:
+            lower = (interval_start, -1)
+            window = {"since": interval_start, "until": upper}
+            items = _selected_changes(conn, settings, window, upper, counts, problems)
+            capture = None
+        elif kind == "incremental":
+            items, capture = _capture_changes(conn, settings, upper, counts, problems)
+        else:
+            items = _selected_changes(conn, settings, selection, upper, counts, problems)
+            capture = None
         shard_count = _write_shards(store, run_id, items, settings)
         params = {
             "selection": {
                 k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in selection.items()
             },
-            "watermark": _next_watermark(wm, max_seen, deletes_ts)
-            if kind == "incremental" and not past
-            else None,
+            "watermark": None,
+            "capture": capture,
             "past_interval": past,
             "shard_store": store.root,
             "input_problems": problems,
@@ -203,84 +215,119 @@ def detect(
     return run
 
 
-def _window(wm, overlap_seconds: int, upper: datetime, interval_start: datetime | None):
-    """An incremental run's lower bound ``(ts, id)`` and whether it is for a past interval.
-
-    Past interval (``upper`` not after the watermark): the run's own data interval,
-    so a backfill re-processes what changed then instead of an empty reversed window.
-    """
-    if wm is None:
-        return None, False
-    if upper > wm[0]:
-        return changes.overlap_start(wm[0], overlap_seconds), False
+def _past_interval(cur, schema: str, upper: datetime, interval_start: datetime | None) -> bool:
+    """Whether ``upper`` is not after the last committed live incremental run's bound."""
+    cur.execute(
+        f"""SELECT max(upper_ts) FROM {schema}.runs WHERE kind = 'incremental'
+               AND status = 'committed'
+               AND NOT coalesce((params->>'past_interval')::boolean, false)"""
+    )
+    last = cur.fetchone()[0]
+    if last is None or upper > last:
+        return False
     if interval_start is None or interval_start >= upper:
         raise PastIntervalError(
-            f"this run's upper bound {upper.isoformat()} is not after the watermark "
-            f"{wm[0].isoformat()} and it has no data interval start to re-process; "
+            f"this run's upper bound {upper.isoformat()} is not after the last committed "
+            f"run's {last.isoformat()} and it has no data interval start to re-process; "
             "trigger catalog_backfill (selection updated_between) for a past period"
         )
     log.warning(
-        "past interval: upper bound %s is not after the watermark %s; re-processing what "
-        "changed in %s .. %s without moving the watermark",
+        "past interval: upper bound %s is not after %s; re-processing what changed in "
+        "%s .. %s without moving the capture position",
         upper.isoformat(),
-        wm[0].isoformat(),
+        last.isoformat(),
         interval_start.isoformat(),
         upper.isoformat(),
     )
-    return (interval_start, -1), True
+    return True
 
 
-def _watermark(cur, schema: str, src: str) -> tuple | None:
-    """The source's committed watermark: ``(ts, last_id, deletes_ts)`` or None."""
-    cur.execute(f"SELECT ts, last_id, deletes_ts FROM {schema}.watermarks WHERE name = %s", (src,))
-    return cur.fetchone()
-
-
-def _scan(conn, settings: Settings, kind: str, selection: dict, lower, upper: datetime):
-    """Source snapshots of the run: the changed window, or a backfill's selection."""
-    src = settings.source_schema
-    if kind == "incremental":
-        return changes.scan_window(conn, src, lower, upper)
-    return changes.scan_selection(
-        conn,
-        src,
-        skus=selection.get("skus"),
-        category=selection.get("category"),
-        since=selection.get("since"),
-        until=selection.get("until") or upper,
-        state_schema=settings.state_schema,
+def _capture_changes(conn, settings: Settings, upper: datetime, counts: Counter, problems: list):
+    """Keys changed since the committed capture position, re-read and classified."""
+    mapping = source.mapping_for(settings)
+    name = positions.position_name(mapping.name, settings.capture_mode)
+    with conn.cursor() as cur:
+        position = positions.load(cur, settings.state_schema, name)
+    with source.source_connection(settings) as src:
+        capture = capture_for(mapping, settings, source.source_url(settings))
+        captured = capture.read(src, position, upper)
+        found = refresh.Refresh(src, conn, settings.state_schema, mapping, captured)
+        items = _classify_all(
+            conn, settings.state_schema, found.snapshots(), False, counts, problems=problems
+        )
+        _add_items(items, found.deleted(), counts)
+    log.info(
+        "capture %s: %d keys%s %s",
+        captured.mode,
+        len(captured.keys),
+        " (full read)" if captured.full else "",
+        captured.info,
     )
+    return items, {"name": name, "mode": captured.mode, "position": captured.position}
 
 
-def _tracked(snapshots, max_seen: list):
-    """Pass snapshots through, keeping the largest ``(updated_at, id)`` seen in ``max_seen``."""
-    for snap in snapshots:
-        key = (snap.source_updated_at, snap.product_id)
-        if max_seen[0] is None or key > tuple(max_seen):
-            max_seen[:] = key
-        yield snap
+def selection_where(conn, settings: Settings, mapping, selection: dict) -> tuple[list, list]:
+    """SQL on the document ``d`` for a backfill's selection, and its parameters.
+
+    ``category`` matches the shop's label in any case (LIKE-escaped) or the taxonomy
+    category the platform tagged (looked up in the platform database).
+    """
+    where, params = [], []
+    key = f"d.{mapping.key}::text"
+    if selection.get("category"):
+        category = selection["category"].strip()
+        with conn.cursor() as cur:
+            cur.execute(
+                f"SELECT sku FROM {settings.state_schema}.tags WHERE attribute = 'category' "
+                "AND lower(value) = lower(%s)",
+                (category,),
+            )
+            tagged = [r[0] for r in cur.fetchall()]
+        where.append(f"(d.category ILIKE %s ESCAPE '\\' OR {key} = ANY(%s))")
+        params.extend([changes.like_literal(category), tagged])
+    for clause, value in (
+        (f"{key} = ANY(%s)", list(selection["skus"]) if selection.get("skus") else None),
+        ("d.updated_at >= %s", selection.get("since")),
+        ("d.updated_at <= %s", selection.get("until")),
+    ):
+        if value:
+            where.append(clause)
+            params.append(value)
+    return where, params
 
 
-def _add_deleted(
-    conn, settings: Settings, kind, selection, wm, upper, items, counts, del_lower=None
+def _selected_changes(
+    conn, settings: Settings, selection: dict, upper: datetime, counts, problems: list
 ):
-    """Append hard deletes (tombstones, reconciliation) not seen yet; the tombstone mark."""
-    schema, src = settings.state_schema, settings.source_schema
+    """A backfill's selection re-read through the mapping (``reconcile``: plus deletes)."""
+    mapping = source.mapping_for(settings)
+    where, params = selection_where(conn, settings, mapping, selection)
+    with source.source_connection(settings) as src:
+        items = []
+        if not selection.get("reconcile_only"):
+            snaps = documents.scan_documents(src, mapping, where=where, params=params)
+            force = bool(selection.get("force"))
+            items = _classify_all(
+                conn, settings.state_schema, snaps, force, counts, problems=problems
+            )
+        if selection.get("reconcile"):
+            _add_items(items, reconcile_items(src, conn, settings, mapping), counts)
+    return items
+
+
+def reconcile_items(src, conn, settings: Settings, mapping) -> list[ChangeItem]:
+    """Active SKUs of the platform with no document in the source (deletes with no trace)."""
+    active = set(refresh.active_state_keys(conn, settings.state_schema))
+    return refresh.deletes(conn, settings.state_schema, active - refresh.root_keys(src, mapping))
+
+
+def _add_items(items: list, extra: list, counts: Counter) -> None:
     seen = {i.sku for i in items}
-    deletes_ts = None
-    tomb: list = []
-    if kind == "incremental":
-        if del_lower is None and wm:
-            del_lower = wm[2] - timedelta(seconds=settings.overlap_seconds)
-        tomb, deletes_ts = changes.tombstones(conn, src, schema, del_lower, upper)
-    if (kind == "incremental" and wm is None) or selection.get("reconcile"):
-        tomb += changes.reconcile_deletes(conn, src, schema)
-    for item in tomb:
+    for item in extra:
         if item.sku not in seen:
             seen.add(item.sku)
             items.append(item)
             counts[DELETED] += 1
-    return deletes_ts
 
 
 def _write_shards(store: ShardStore, run_id: str, items: list, settings: Settings) -> int:
@@ -297,18 +344,6 @@ def _write_shards(store: ShardStore, run_id: str, items: list, settings: Setting
             run_id, shard, [i.to_json() for i in items[shard * size : (shard + 1) * size]]
         )
     return shard_count
-
-
-def _next_watermark(wm, max_seen: list, deletes_ts) -> dict | None:
-    """The watermark this run commits: the newest row seen, else the current one."""
-    ts = max_seen[0] or (wm[0] if wm else None)
-    if ts is None:
-        return None
-    return {
-        "ts": ts.isoformat(),
-        "last_id": max_seen[1] if max_seen[0] else wm[1],
-        "deletes_ts": max(filter(None, [deletes_ts, wm[2] if wm else None, ts])).isoformat(),
-    }
 
 
 def _insert_run(cur, schema, run_id, kind, lower, upper, params, shard_count, counts, items):
@@ -377,7 +412,7 @@ def build_missing_search_indexes(settings: Settings) -> list[str]:
 
 def _commit(run_id: str, settings: Settings) -> dict:
     url = database_url(settings)
-    schema, src = settings.state_schema, settings.source_schema
+    schema = settings.state_schema
     store = ShardStore.from_settings(settings)
     with connect(url) as conn, conn.cursor() as cur:
         run = _get_run(cur, schema, run_id)
@@ -397,19 +432,9 @@ def _commit(run_id: str, settings: Settings) -> dict:
                 "re-run them before committing"
             )
         claimed = _record_state(cur, schema, run_id)
-        wm = (run["params"] or {}).get("watermark")
-        if run["kind"] == "incremental" and wm:
-            cur.execute(
-                f"""INSERT INTO {schema}.watermarks AS w (name, ts, last_id, deletes_ts, run_id)
-                    VALUES (%s, %s, %s, %s, %s)
-                    ON CONFLICT (name) DO UPDATE SET
-                       ts = GREATEST(w.ts, EXCLUDED.ts),
-                       last_id = CASE WHEN EXCLUDED.ts >= w.ts THEN EXCLUDED.last_id
-                                      ELSE w.last_id END,
-                       deletes_ts = GREATEST(w.deletes_ts, EXCLUDED.deletes_ts),
-                       run_id = EXCLUDED.run_id, updated_at = clock_timestamp()""",
-                (src, wm["ts"], wm["last_id"], wm["deletes_ts"], run_id),
-            )
+        capture = (run["params"] or {}).get("capture")
+        if run["kind"] == "incremental" and capture:
+            positions.save(cur, schema, capture, run_id)
         summary = build_summary(run, results)
         summary["superseded_items"] = len(claimed)  # left to the newer runs holding them
         summary["superseded_runs"] = fencing.mark_superseded(cur, schema, run_id)

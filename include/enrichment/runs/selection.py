@@ -119,10 +119,8 @@ def preview(selection: dict, upper: datetime, settings: Settings | None = None) 
     settings = settings or load_settings()
     counts: Counter = Counter()
     with connect(database_url(settings)) as conn:
-        scan = lifecycle._scan(conn, settings, "backfill", selection, None, upper)
-        items = lifecycle._classify_all(
-            conn, settings.state_schema, scan, bool(selection.get("force")), counts
-        )
+        bounded = {**selection, "until": selection.get("until") or upper}
+        items = lifecycle._selected_changes(conn, settings, bounded, upper, counts)
         history = _history(conn, settings.state_schema)
     out = {
         "changes": {k: v for k, v in sorted(counts.items()) if k != changes.UNCHANGED},

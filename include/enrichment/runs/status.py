@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enrichment.cdc import documents, source
 from enrichment.config import Settings, load_settings
 from enrichment.db.connection import connect, database_url
 from enrichment.runs import fencing
@@ -11,12 +12,15 @@ def platform_status(settings: Settings | None = None) -> dict:
     """Counts of products, tags, vectors, orphans, quarantine, and the last run."""
     settings = settings or load_settings()
     url = database_url(settings)
-    s, src = settings.state_schema, settings.source_schema
+    s = settings.state_schema
     out: dict = {}
+    with source.source_connection(settings) as src:  # the source as the mapping sees it
+        states = documents.key_states(src, source.mapping_for(settings))
+    live = {k for k, active in states.items() if active}
     with connect(url) as conn, conn.cursor() as cur:
-        out.update(_product_counts(cur, src))
-        out.update(_tag_counts(cur, s, src))
-        out.update(_vector_counts(cur, s, src, list(settings.vector_kinds)))
+        out.update(_product_counts(cur, s, states, live))
+        out.update(_tag_counts(cur, s, live))
+        out.update(_vector_counts(cur, s, live, list(settings.vector_kinds)))
         out.update(_run_state(cur, s))
     sinks = _sink_counts()
     if sinks:
@@ -29,35 +33,22 @@ def platform_status(settings: Settings | None = None) -> dict:
     return out
 
 
-def _product_counts(cur, src: str) -> dict:
-    out: dict = {}
-    cur.execute(
-        f"SELECT count(*) FILTER (WHERE NOT is_deleted), "
-        f"count(*) FILTER (WHERE is_deleted) FROM {src}.products"
-    )
-    out["products_active"], out["products_deleted"] = cur.fetchone()
-    out["products_hard_deleted"] = 0
-    if _exists(cur, f"{src}.product_tombstones"):
-        cur.execute(
-            f"SELECT count(DISTINCT sku) FROM {src}.product_tombstones t WHERE NOT "
-            f"EXISTS (SELECT 1 FROM {src}.products p WHERE p.sku = t.sku)"
-        )
-        out["products_hard_deleted"] = cur.fetchone()[0]
+def _product_counts(cur, s: str, states: dict[str, bool], live: set[str]) -> dict:
+    """Active and soft-deleted documents of the source; SKUs the platform processed that
+    the source no longer holds (hard deletes)."""
+    out: dict = {"products_active": len(live), "products_deleted": len(states) - len(live)}
+    cur.execute(f"SELECT sku FROM {s}.product_state")
+    out["products_hard_deleted"] = sum(1 for (sku,) in cur.fetchall() if sku not in states)
     return out
 
 
-def _tag_counts(cur, s: str, src: str) -> dict:
-    out: dict = {}
-    cur.execute(f"""SELECT count(DISTINCT t.sku) FROM {s}.tags t
-                     JOIN {src}.products p ON p.sku = t.sku AND NOT p.is_deleted""")
-    out["tagged_active"] = cur.fetchone()[0]
-    cur.execute(f"""SELECT count(DISTINCT t.sku) FROM {s}.tags t WHERE NOT EXISTS
-                    (SELECT 1 FROM {src}.products p WHERE p.sku = t.sku AND NOT p.is_deleted)""")
-    out["orphan_tags"] = cur.fetchone()[0]
-    return out
+def _tag_counts(cur, s: str, live: set[str]) -> dict:
+    cur.execute(f"SELECT DISTINCT sku FROM {s}.tags")
+    tagged = {r[0] for r in cur.fetchall()}
+    return {"tagged_active": len(tagged & live), "orphan_tags": len(tagged - live)}
 
 
-def _vector_counts(cur, s: str, src: str, configured: list[str]) -> dict:
+def _vector_counts(cur, s: str, live: set[str], configured: list[str]) -> dict:
     """Active index versions, live products with a vector of every kind, orphan vectors."""
     out: dict = {}
     cur.execute(
@@ -70,24 +61,24 @@ def _vector_counts(cur, s: str, src: str, configured: list[str]) -> dict:
         {"name": n, "kind": k, "model_id": m, "dim": d} for n, k, m, d in active
     ]
     if all(k in kinds for k in configured):
-        joins = " ".join(
-            f"JOIN {s}.vec_{kinds[k]} v{i} ON v{i}.sku = p.sku" for i, k in enumerate(configured)
-        )
-        cur.execute(f"SELECT count(*) FROM {src}.products p {joins} WHERE NOT p.is_deleted")
-        out["vectors_active"] = cur.fetchone()[0]
+        having = set(live)
+        for k in configured:
+            cur.execute(f"SELECT sku FROM {s}.vec_{kinds[k]}")
+            having &= {r[0] for r in cur.fetchall()}
+        out["vectors_active"] = len(having)
     else:
         out["vectors_active"] = 0
     orphan = set()
     for name in _live_indexes(cur, s):  # active and building versions
-        cur.execute(f"""SELECT v.sku FROM {s}.vec_{name} v WHERE NOT EXISTS
-             (SELECT 1 FROM {src}.products p WHERE p.sku = v.sku AND NOT p.is_deleted)""")
-        orphan.update(r[0] for r in cur.fetchall())
+        cur.execute(f"SELECT sku FROM {s}.vec_{name}")
+        orphan.update(r[0] for r in cur.fetchall() if r[0] not in live)
     out["orphan_vectors"] = len(orphan)
     return out
 
 
 def _run_state(cur, s: str) -> dict:
-    """Quarantined images, watermarks, the last committed run, runs in progress."""
+    """Quarantined images, watermarks, capture positions, the last committed run, runs in
+    progress."""
     out: dict = {}
     cur.execute(f"SELECT count(*) FROM {s}.quarantine")
     out["quarantined"] = cur.fetchone()[0]
@@ -95,6 +86,10 @@ def _run_state(cur, s: str) -> dict:
     out["watermarks"] = [
         {"name": n, "ts": ts.isoformat(), "last_id": i, "run_id": r}
         for n, ts, i, r in cur.fetchall()
+    ]
+    cur.execute(f"SELECT name, mode, position, run_id FROM {s}.capture_positions ORDER BY 1")
+    out["capture_positions"] = [
+        {"name": n, "mode": m, "position": p, "run_id": r} for n, m, p, r in cur.fetchall()
     ]
     cur.execute(
         f"SELECT summary FROM {s}.runs WHERE status = 'committed' "
@@ -123,11 +118,6 @@ def _sink_counts() -> dict:
         except Exception as exc:  # status reports a broken sink, it does not fail
             out[sink.name] = {"skus": None, "error": str(exc)}
     return out
-
-
-def _exists(cur, name: str) -> bool:
-    cur.execute("SELECT to_regclass(%s)", (name,))
-    return cur.fetchone()[0] is not None
 
 
 def _live_indexes(cur, schema: str) -> set[str]:

@@ -69,7 +69,7 @@ def test_incremental_dag_lands_tags_and_vectors_then_only_changes(catalog):
 def test_backfill_dag_takes_typed_params_and_keeps_the_watermark(catalog):
     incremental = _dag("catalog_incremental")
     assert str(incremental.test(run_after=catalog.now()).state) == "success"
-    watermark = catalog.sql("SELECT ts, run_id FROM enrichment.watermarks")
+    watermark = catalog.sql("SELECT position, run_id FROM enrichment.capture_positions")
     backfill = _dag("catalog_backfill")
     run = backfill.test(
         run_after=catalog.now(), run_conf={"selection": "skus", "skus": ["A", "B"], "force": True}
@@ -77,7 +77,7 @@ def test_backfill_dag_takes_typed_params_and_keeps_the_watermark(catalog):
     assert str(run.state) == "success", _states(run)
     last = platform_status(catalog.settings)["last_run"]
     assert last["kind"] == "backfill" and last["changes"] == {"reprocess": 2}
-    assert catalog.sql("SELECT ts, run_id FROM enrichment.watermarks") == watermark
+    assert catalog.sql("SELECT position, run_id FROM enrichment.capture_positions") == watermark
 
 
 def test_backfill_with_an_incomplete_form_fails_with_a_clear_message(catalog):
@@ -141,8 +141,9 @@ def test_incremental_run_for_a_past_logical_date_processes_that_interval(catalog
 
     dag = _dag("catalog_incremental")
     assert str(dag.test(run_after=catalog.now()).state) == "success"
-    watermark = catalog.sql("SELECT ts, run_id FROM enrichment.watermarks")
-    day = watermark[0][0].replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
+    watermark = catalog.sql("SELECT position, run_id FROM enrichment.capture_positions")
+    last_upper = catalog.sql("SELECT max(upper_ts) FROM enrichment.runs")[0][0]
+    day = last_upper.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
     catalog.add("D", "Black linen shirt", "black")  # a late-arriving product, stamped
     catalog.sql(  # inside the past interval (the watermark has passed it)
         "UPDATE catalog.products SET updated_at = %s WHERE sku = 'D'", (day + timedelta(hours=12),)
@@ -153,7 +154,7 @@ def test_incremental_run_for_a_past_logical_date_processes_that_interval(catalog
     assert last["changes"] == {"new": 1} and last["retagged"] == 1
     assert last["window"]["past_interval"] is True
     assert catalog.sql("SELECT count(*) FROM enrichment.tags WHERE sku = 'D'")[0][0] > 0
-    assert catalog.sql("SELECT ts, run_id FROM enrichment.watermarks") == watermark
+    assert catalog.sql("SELECT position, run_id FROM enrichment.capture_positions") == watermark
 
 
 def test_backfill_by_category_alone_matches_any_case(catalog):

@@ -56,8 +56,9 @@ def test_native_backfill_reprocesses_each_past_day_without_moving_the_watermark(
     catalog = Catalog(platform_db)
     catalog.add("A", "Red cotton tee", "red")
     pipeline.run_all("first", catalog.now(), settings=catalog.settings, use_clip=False)
-    watermark = catalog.sql("SELECT ts, last_id, run_id FROM enrichment.watermarks")
-    first = watermark[0][0].replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=20)
+    watermark = catalog.sql("SELECT position, run_id FROM enrichment.capture_positions")
+    last_upper = catalog.sql("SELECT upper_ts FROM enrichment.runs WHERE run_id = 'first'")[0][0]
+    first = last_upper.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=20)
     for sku, day in (("D", 0), ("E", 1)):  # late-arriving products, one per past day
         catalog.add(sku, "Black linen shirt", "black")
         catalog.sql(
@@ -90,4 +91,4 @@ def test_native_backfill_reprocesses_each_past_day_without_moving_the_watermark(
     assert past == [({"new": 1}, True), ({"new": 1}, True)]
     assert catalog.sql("SELECT count(DISTINCT sku) FROM enrichment.tags WHERE sku IN "
                        "('D', 'E')") == [(2,)]  # fmt: skip
-    assert catalog.sql("SELECT ts, last_id, run_id FROM enrichment.watermarks") == watermark
+    assert catalog.sql("SELECT position, run_id FROM enrichment.capture_positions") == watermark

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from enrichment.cdc import triggers as cdc
+from enrichment.cdc import install as cdc
 from enrichment.db import connection as db
 from enrichment.demo import catalog as demo_catalog
 from enrichment.demo import run as demo_run
@@ -25,7 +25,7 @@ def test_a_day_of_changes_is_detected_class_by_class_and_the_checks_pass(platfor
     with db.connect(db.database_url(settings)) as conn:
         demo_catalog.seed(conn, products=60, image_root=settings.image_root, seed=4,
                           broken_rate=0)  # fmt: skip
-        cdc.install(conn, settings.source_schema)
+    cdc.install(settings)
     pipeline.run_all("r1", _now(settings), settings=settings, use_clip=False)
     rates = {"price_stock": 0.1, "text": 0.05, "image": 0.05, "new": 0.05,
              "soft_delete": 0.05, "hard_delete": 0.05}  # fmt: skip

@@ -41,6 +41,20 @@ def test_freshness_rows_find_a_change_made_before_the_bound_but_not_processed(st
     assert [r["sku"] for r in stale] == ["A"]
 
 
+def test_orphan_rows_mark_a_vector_of_no_source_document_unknown(state):  # noqa: F811
+    index = state.text_index()
+    table = f"enrichment.vec_{index}"
+    state.sql(f"INSERT INTO {table} (sku, embedding, model_id, content_hash) "
+              f"SELECT 'GHOST-1', embedding, model_id, content_hash FROM {table} LIMIT 1")  # fmt: skip
+    state.sql("UPDATE catalog.products SET is_deleted = true WHERE sku = 'B'")
+    with db.connect(state.url) as conn:
+        frame = qd.orphan_rows(conn, state.settings, [index])
+    states = {(r.store, r.sku): r.state for r in frame.itertuples()}
+    assert states[(f"vec_{index}", "GHOST-1")] == "unknown"
+    assert states[(f"vec_{index}", "B")] == "deleted"  # soft-deleted in the source
+    assert states[(f"vec_{index}", "A")] == "active"
+
+
 def test_expected_vector_counts_and_histograms(state):  # noqa: F811
     with db.connect(state.url) as conn, conn.cursor() as cur:
         expected = qd.expected_vector_counts(cur, "enrichment", ("text", "image"))

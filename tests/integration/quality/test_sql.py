@@ -27,15 +27,6 @@ def test_coverage_query_has_one_tagged_any_row_per_active_sku(state):  # noqa: F
     assert rows == [("C", "unknown", 0)]  # no category tag left either
 
 
-def test_orphans_query_finds_a_vector_of_no_live_product(state):  # noqa: F811
-    index = state.text_index()
-    table = f"enrichment.vec_{index}"
-    state.sql(f"INSERT INTO {table} (sku, embedding, model_id, content_hash) "
-              f"SELECT 'GHOST-1', embedding, model_id, content_hash FROM {table} LIMIT 1")  # fmt: skip
-    rows = state.sql(sql.orphans_query("enrichment", [index]))
-    assert "GHOST-1" in {str(v) for r in rows for v in r}
-
-
 def test_quarantine_query_marks_the_quarantined_images(state):  # noqa: F811
     state.sql("INSERT INTO enrichment.quarantine (sku, image_ref, reason, detail) "
               "VALUES ('B', 'b.png', 'decode_error', 'truncated JPEG')")  # fmt: skip

@@ -59,7 +59,7 @@ def test_first_run_processes_everything_and_a_repeat_processes_nothing(catalog):
     second = _run(catalog, "r2")
     assert second["changes"] == {}
     assert second["processed"] == 0
-    assert second["skipped_unchanged"] == 5  # re-read through the overlap window, skipped
+    assert second["skipped_unchanged"] == 0  # the change log had nothing: nothing re-read
     assert _tags(catalog) == tags_before
 
 
@@ -120,19 +120,19 @@ def test_upper_bound_excludes_later_changes_until_the_next_run(catalog):
 
 def test_watermark_moves_only_when_every_shard_succeeded(catalog, monkeypatch):
     _run(catalog, "r1")
-    wm_before = catalog.sql("SELECT ts, run_id FROM enrichment.watermarks")
+    wm_before = catalog.sql("SELECT position, run_id FROM enrichment.capture_positions")
     catalog.set_title("A", "New title")
     run = runs.detect("r2", catalog.now(), settings=catalog.settings)
     assert run["shards"] == 1
     with pytest.raises(runs.RunError, match=r"shards \[0\]"):
         runs.commit("r2", settings=catalog.settings)
-    assert catalog.sql("SELECT ts, run_id FROM enrichment.watermarks") == wm_before
+    assert catalog.sql("SELECT position, run_id FROM enrichment.capture_positions") == wm_before
     # detect again (a retry): same change set, nothing re-read differently
     again = runs.detect("r2", catalog.now(), settings=catalog.settings)
     assert again["counts"] == run["counts"] and again["upper_ts"] == run["upper_ts"]
     summary = pipeline.run_all("r2", catalog.now(), settings=catalog.settings, use_clip=False)
     assert summary["changes"] == {"text_changed": 1}
-    assert catalog.sql("SELECT run_id FROM enrichment.watermarks") == [("r2",)]
+    assert catalog.sql("SELECT run_id FROM enrichment.capture_positions") == [("r2",)]
 
 
 def test_rerunning_a_committed_run_changes_nothing(catalog):
@@ -156,7 +156,7 @@ def test_late_committing_row_inside_the_overlap_is_not_missed(catalog):
 
 def test_backfill_reprocesses_a_selection_without_moving_the_watermark(catalog):
     _run(catalog, "r1")
-    wm = catalog.sql("SELECT ts, last_id, run_id FROM enrichment.watermarks")
+    wm = catalog.sql("SELECT position, run_id FROM enrichment.capture_positions")
     summary = pipeline.run_all(
         "bf1",
         catalog.now(),
@@ -167,7 +167,7 @@ def test_backfill_reprocesses_a_selection_without_moving_the_watermark(catalog):
     )
     assert summary["changes"] == {"reprocess": 2}
     assert summary["retagged"] == 2
-    assert catalog.sql("SELECT ts, last_id, run_id FROM enrichment.watermarks") == wm
+    assert catalog.sql("SELECT position, run_id FROM enrichment.capture_positions") == wm
 
 
 def test_restored_product_is_tagged_again(catalog):
@@ -200,15 +200,16 @@ def test_bad_image_is_quarantined_and_text_tags_still_written(catalog):
 
 
 def test_keyset_pages_return_every_row_once_even_with_equal_timestamps(catalog):
-    from enrichment.cdc.detect import scan_selection, scan_window
+    from enrichment.cdc.detect import scan_window
+    from enrichment.cdc.documents import scan_documents
+    from enrichment.cdc.mapping import load_mapping
 
-    catalog.sql("ALTER TABLE catalog.products DISABLE TRIGGER enrichment_bump_updated_at")
     catalog.sql("UPDATE catalog.products SET updated_at = '2026-01-01T00:00:00Z'")
     with connect(catalog.url) as conn:
         window = [s.sku for s in scan_window(conn, "catalog", None, catalog.now(), page_size=2)]
-        chosen = [s.sku for s in scan_selection(conn, "catalog", page_size=2)]
         later = list(scan_window(conn, "catalog", (catalog.now(), 0), catalog.now(), page_size=2))
-    assert sorted(window) == sorted(chosen) == ["A", "B", "C", "D", "E"]
+        mapped = [s.sku for s in scan_documents(conn, load_mapping(), page_size=2)]
+    assert sorted(window) == mapped == ["A", "B", "C", "D", "E"]
     assert len(window) == len(set(window)) == 5
     assert later == []
 
@@ -266,7 +267,7 @@ def test_an_engine_failing_on_every_image_fails_the_shard_loudly(catalog, monkey
     monkeypatch.setattr(ColourNamer, "analyse", broken)
     with pytest.raises(RuntimeError, match="engine or model problem"):
         _run(catalog, "r1")
-    assert catalog.sql("SELECT count(*) FROM enrichment.watermarks") == [(0,)]
+    assert catalog.sql("SELECT count(*) FROM enrichment.capture_positions") == [(0,)]
 
 
 def _index(store, kind: str = "text"):

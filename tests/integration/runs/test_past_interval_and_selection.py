@@ -32,8 +32,9 @@ def _plant(catalog: Catalog, sku: str, title: str, when) -> None:
 
 
 def test_a_past_interval_reprocesses_its_changes_and_keeps_the_watermark(catalog):
-    watermark = catalog.sql("SELECT ts, last_id, run_id FROM enrichment.watermarks")
-    start = watermark[0][0] - timedelta(days=3)
+    watermark = catalog.sql("SELECT position, run_id FROM enrichment.capture_positions")
+    last_upper = catalog.sql("SELECT upper_ts FROM enrichment.runs WHERE run_id = 'first'")
+    start = last_upper[0][0] - timedelta(days=3)
     catalog.add("D", "Black linen shirt", "black")  # late-arriving rows stamped in the past:
     _plant(catalog, "D", "Black linen shirt", start + timedelta(hours=12))  # inside the interval
     catalog.add("E", "White linen dress", "white")
@@ -46,7 +47,7 @@ def test_a_past_interval_reprocesses_its_changes_and_keeps_the_watermark(catalog
     assert summary["changes"] == {"new": 1}
     assert summary["retagged"] == 1 and summary["window"]["past_interval"] is True
     assert "watermark not moved" in runs.format_summary(summary)
-    assert catalog.sql("SELECT ts, last_id, run_id FROM enrichment.watermarks") == watermark
+    assert catalog.sql("SELECT position, run_id FROM enrichment.capture_positions") == watermark
     assert catalog.sql(
         "SELECT value FROM enrichment.tags WHERE sku = 'D' AND attribute = 'material'"
     ) == [("linen",)]
@@ -97,13 +98,15 @@ def test_each_selection_parses_alone():
 
 
 def _skus(catalog, selection) -> list[str]:
-    from enrichment.cdc.detect import scan_selection
+    from enrichment.cdc.documents import scan_documents
+    from enrichment.cdc.mapping import load_mapping
     from enrichment.db.connection import connect
+    from enrichment.runs.lifecycle import selection_where
 
+    mapping = load_mapping()
     with connect(catalog.url) as conn:
-        return sorted(
-            s.sku for s in scan_selection(conn, "catalog", state_schema="enrichment", **selection)
-        )
+        where, params = selection_where(conn, catalog.settings, mapping, selection)
+        return sorted(s.sku for s in scan_documents(conn, mapping, where=where, params=params))
 
 
 def test_category_matches_the_label_in_any_case_and_the_tagged_category(catalog):

@@ -150,13 +150,13 @@ def test_persistent_400_fails_the_shard_naming_the_sku_and_a_rerun_completes(cat
     # PostgreSQL: the primary was written first, but the run did not commit
     assert set(_pg_tags(catalog)) == set(SKUS)
     assert catalog.sql("SELECT status FROM enrichment.runs") == [("detected",)]
-    assert catalog.sql("SELECT count(*) FROM enrichment.watermarks") == [(0,)]
+    assert catalog.sql("SELECT count(*) FROM enrichment.capture_positions") == [(0,)]
     assert catalog.sql("SELECT count(*) FROM enrichment.product_state") == [(0,)]
 
     es.clear_faults()
     summary = _run(catalog, "r1")  # the Airflow retry: same run, the shard is redone
     assert summary["processed"] == 5
-    assert catalog.sql("SELECT run_id FROM enrichment.watermarks") == [("r1",)]
+    assert catalog.sql("SELECT run_id FROM enrichment.capture_positions") == [("r1",)]
     assert _es_tags(es) == _pg_tags(catalog) and set(_es_tags(es)) == set(SKUS)
 
 

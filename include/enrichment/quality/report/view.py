@@ -122,7 +122,9 @@ def _distributions(data: dict, max_psi: float) -> list[dict]:
 
 def _accuracy(data: dict, checks: list[dict]) -> list[dict]:
     """Precision per attribute on the golden sample, with its threshold."""
-    precision = {c["name"].split(".", 1)[1]: c for c in checks if c["category"] == "accuracy"}
+    precision = {  # "accuracy" alone (no golden sample) names no attribute
+        c["name"].partition(".")[2]: c for c in checks if c["category"] == "accuracy"
+    }
     return [
         {
             "attribute": a["attribute"],

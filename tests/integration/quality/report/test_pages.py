@@ -106,3 +106,14 @@ def test_plugin_serves_reports_to_signed_in_users_only(broken_report):
     assert "coverage.any" in page.text and "FAILED" in page.text
     assert client.get("/dag-runs/catalog_incremental/unknown").status_code == 404
     assert client.get("/%2e%2e/%2e%2e/etc/passwd").status_code == 404
+
+
+def test_without_a_golden_sample_accuracy_is_reported_not_applicable(state, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("ENRICHMENT_QUALITY_GOLDEN", "none")
+    run_id = pipeline.platform_run_id(*DAG_RUN)
+    upper = state.sql("SELECT clock_timestamp()")[0][0]
+    pipeline.run_all(run_id, upper, settings=state.settings, use_clip=False)
+    result = run_quality(run_id)
+    accuracy = [c for c in result.checks if c.category == "accuracy"]
+    assert [(c.name, c.outcome) for c in accuracy] == [("accuracy", "skipped")]
+    assert "no golden sample configured" in Path(result.report_path).read_text()

@@ -1,0 +1,1 @@
+"""Change capture modes: managed triggers, timestamp cursor, logical replication."""

@@ -1,0 +1,60 @@
+"""Timestamp cursor: rows whose cursor columns moved into ``(last upper - overlap, upper]``.
+
+The simplest mode, and the only one that needs nothing installed: SELECT on the base
+tables. Several cursor columns per table are allowed (``created_at``, ``updated_at``).
+It cannot see updates that skip every cursor column; hard deletes and the old SKU of a
+rename are found by a key diff against the root table (the first table of the mapping).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from enrichment.cdc.capture.keys import keys_from
+from enrichment.cdc.capture.types import Captured
+from enrichment.cdc.mapping_types import SourceMapping
+
+
+class CursorCapture:
+    """Timestamp-cursor change capture over the tables that declare cursor columns."""
+
+    mode = "cursor"
+
+    def __init__(self, mapping: SourceMapping, overlap_seconds: int):
+        self.mapping = mapping
+        self.overlap = timedelta(seconds=overlap_seconds)
+
+    def install(self, conn) -> list[str]:
+        return []
+
+    def check(self, conn) -> dict:
+        tables = {t.name: list(t.cursor) or "no cursor column" for t in self.mapping.tables}
+        return {"mode": self.mode, "tables": tables, "ok": True}
+
+    def remove(self, conn) -> list[str]:
+        return []
+
+    def read(self, conn, position: dict | None, upper: datetime) -> Captured:
+        """Keys of rows with any cursor column in the window; no position: a full read."""
+        last = (position or {}).get("upper")
+        if last is None:
+            return Captured(self.mode, position={"upper": upper.isoformat()}, full=True)
+        lower = datetime.fromisoformat(last) - self.overlap
+        keys: set[str] = set()
+        with conn.cursor() as cur:
+            for table in self.mapping.tables:
+                if not table.cursor:
+                    continue
+                cond = " OR ".join(
+                    f"(t.{c} > %(lower)s AND t.{c} <= %(upper)s)" for c in table.cursor
+                )
+                rows = f"(SELECT t.* FROM {table.name} t WHERE {cond})"
+                cur.execute(keys_from(table, rows), {"lower": lower, "upper": upper})
+                keys.update(r[0] for r in cur.fetchall())
+        return Captured(
+            self.mode,
+            keys=keys,
+            position={"upper": max(upper, datetime.fromisoformat(last)).isoformat()},
+            reconcile=True,
+            info={"window": [lower.isoformat(), upper.isoformat()]},
+        )

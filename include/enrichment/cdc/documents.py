@@ -1,0 +1,137 @@
+"""Read product documents through a source mapping: by keys, in key-ordered pages, or all keys.
+
+The mapping's document query is wrapped as ``SELECT ... FROM (<document>) d`` so the
+predicates on the key (``= ANY``, ``>`` with ``ORDER BY key LIMIT``) reach the shop's
+own key index when the query is plain joins and LATERAL subqueries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+
+from enrichment.cdc.detect import ProductSnapshot
+from enrichment.cdc.mapping_types import DOCUMENT_COLUMNS, MappingError, SourceMapping
+
+PAGE_SIZE = 5_000
+_ORDER = (
+    "sku",
+    "product_id",
+    "active",
+    "title",
+    "description",
+    "brand",
+    "category",
+    "price",
+    "currency",
+    "stock",
+    "language",
+    "images",
+    "image_versions",
+    "updated_at",
+)
+
+
+def document_columns(conn, mapping: SourceMapping) -> list[str]:
+    """The columns the document query returns; MappingError names a missing one."""
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT * FROM ({mapping.document}) d LIMIT 0")
+        have = [c.name for c in cur.description]
+    need = [c for c, required in DOCUMENT_COLUMNS.items() if required and c != "sku"]
+    missing = [c for c in [mapping.key, *need] if c not in have]
+    if missing:
+        raise MappingError(
+            f"{mapping.source}, document: the query returns no column {', '.join(missing)} "
+            f"(it returns {', '.join(have)})"
+        )
+    return have
+
+
+def _select(conn, mapping: SourceMapping) -> str:
+    have = set(document_columns(conn, mapping))
+    cols = [f"d.{mapping.key}::text"]
+    for name in _ORDER[1:]:
+        cols.append(f"d.{name}" if name in have else "NULL")
+    return ", ".join(cols)
+
+
+def _snapshot(row: tuple) -> ProductSnapshot:
+    values = dict(zip(_ORDER, row, strict=True))
+    images = list(values["images"] or [])
+    versions = [str(v) for v in (values["image_versions"] or [])]
+    if len(versions) != len(images):
+        raise MappingError(
+            f"document {values['sku']!r}: images and image_versions differ in length"
+        )
+    price = values["price"]
+    return ProductSnapshot(
+        sku=values["sku"],
+        product_id=values["product_id"],
+        active=bool(values["active"]),
+        title=values["title"] or "",
+        description=values["description"] or "",
+        brand=values["brand"],
+        category=values["category"],
+        price=float(price) if isinstance(price, Decimal) else price,
+        currency=values["currency"],
+        stock=values["stock"],
+        language=values["language"],
+        images=[str(i) for i in images],
+        image_versions=versions,
+        source_updated_at=values["updated_at"],
+    )
+
+
+def read_documents(
+    conn, mapping: SourceMapping, keys: Iterable[str], batch: int = PAGE_SIZE
+) -> Iterator[ProductSnapshot]:
+    """The current documents of ``keys`` (keys with no document are simply absent)."""
+    keys = sorted(set(keys))
+    select = _select(conn, mapping)
+    for start in range(0, len(keys), batch):
+        with conn.cursor() as cur:
+            cur.execute(
+                f"SELECT {select} FROM ({mapping.document}) d "
+                f"WHERE d.{mapping.key}::text = ANY(%s)",
+                (keys[start : start + batch],),
+            )
+            rows = cur.fetchall()
+        for row in rows:
+            yield _snapshot(row)
+
+
+def scan_documents(
+    conn,
+    mapping: SourceMapping,
+    *,
+    where: list[str] | None = None,
+    params: list | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Iterator[ProductSnapshot]:
+    """Every document (optionally filtered on ``d.<column>``), in key-ordered keyset pages."""
+    select, key = _select(conn, mapping), f"d.{mapping.key}::text"
+    after = None
+    while True:
+        clauses, values = list(where or []), list(params or [])
+        if after is not None:
+            clauses.append(f"{key} > %s")
+            values.append(after)
+        cond = " AND ".join(clauses) or "true"
+        with conn.cursor() as cur:
+            cur.execute(
+                f"SELECT {select} FROM ({mapping.document}) d WHERE {cond} ORDER BY {key} LIMIT %s",
+                [*values, page_size],
+            )
+            rows = cur.fetchall()
+        for row in rows:
+            yield _snapshot(row)
+        if len(rows) < page_size:
+            return
+        after = rows[-1][0]
+
+
+def key_states(conn, mapping: SourceMapping) -> dict[str, bool]:
+    """Every document's key -> ``active``: the source as the mapping sees it."""
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT d.{mapping.key}::text, d.active FROM ({mapping.document}) d")
+        return {k: bool(a) for k, a in cur.fetchall()}

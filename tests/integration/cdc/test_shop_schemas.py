@@ -1,0 +1,151 @@
+"""Every change kind, written the way Magento 2 and Medusa v2 write it, per capture mode.
+
+The shop lives in its own database; the platform reads it through a role that has
+SELECT only (plus REPLICATION for the log mode), its state is in the platform database.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import UTC, datetime
+
+import psycopg2
+import pytest
+
+from enrichment.cdc import install as cdc
+from enrichment.config import load_settings
+from enrichment.orchestration import pipeline
+from enrichment.runs.status import platform_status
+from tests.shop_source import ShopSource
+from tests.shops import magento, medusa
+
+pytestmark = pytest.mark.integration
+SHOPS = {"magento": magento, "medusa": medusa}
+
+
+@pytest.fixture(scope="session")
+def logical_server():
+    """A second PostgreSQL with wal_level=logical: the shop's own server in log mode."""
+    import pgserver
+
+    root = tempfile.mkdtemp(prefix="shop-pg-")
+    os.chmod(root, 0o755)
+    server = pgserver.get_server(root, cleanup_mode="stop")
+    conn = psycopg2.connect(server.get_uri())
+    conn.autocommit = True
+    conn.cursor().execute("ALTER SYSTEM SET wal_level = logical")
+    conn.close()
+    server.cleanup()
+    server = pgserver.get_server(root, cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
+
+
+def _admin_url(mode: str, request) -> str:
+    if mode == "log":
+        return request.getfixturevalue("logical_server")
+    from enrichment.db import connection as db
+
+    return db.server_url(load_settings())
+
+
+@pytest.fixture
+def shop(request, platform_db, monkeypatch, tmp_path):
+    shop_name, mode = request.param
+    module = SHOPS[shop_name]
+    source = ShopSource(_admin_url(mode, request), module, replication=mode == "log")
+    mapping = tmp_path / f"{shop_name}.yaml"
+    mapping.write_text(module.MAPPING, encoding="utf-8")
+    monkeypatch.setenv("ENRICHMENT_SOURCE_MAPPING", str(mapping))
+    monkeypatch.setenv("ENRICHMENT_SOURCE_SCHEMA", source.schema)
+    monkeypatch.setenv("ENRICHMENT_CAPTURE_MODE", mode)
+    monkeypatch.setenv("ENRICHMENT_OVERLAP_SECONDS", "0")  # exact cursor windows
+    settings = load_settings()
+    cdc.install(source.owner_settings(settings))  # as the table owner (a DBA step)
+    if mode == "triggers":
+        source.grant_reader(settings.capture_schema)  # SELECT on the change log
+    else:
+        source.grant_reader()
+    monkeypatch.setenv("ENRICHMENT_SOURCE_DATABASE_URL", source.reader_url)
+    source.settings = load_settings()
+    source.mode = mode
+    yield source
+    source.drop()
+
+
+def _run(source, run_id: str) -> dict:
+    return pipeline.run_all(run_id, datetime.now(UTC), settings=source.settings, use_clip=False)
+
+
+def _classes(source, run_id: str) -> dict[str, str]:
+    from enrichment.db import connection as db
+
+    with db.connect(db.database_url(source.settings)) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT sku, change_class FROM enrichment.run_items WHERE run_id = %s", (run_id,)
+        )
+        return dict(cur.fetchall())
+
+
+def expected(shop_module, mode: str) -> dict[str, str]:
+    """What a mode must detect: everything, except timestamp-skipping writes in cursor mode."""
+    out: dict[str, str] = {}
+    for _fn, classes, bumps_cursor in shop_module.CHANGES.values():
+        if mode != "cursor" or bumps_cursor is not False:
+            out.update(classes)
+    return out
+
+
+PARAMS = [(s, m) for s in SHOPS for m in ("triggers", "log", "cursor")]
+
+
+@pytest.mark.parametrize("shop", PARAMS, indirect=True, ids=[f"{s}-{m}" for s, m in PARAMS])
+def test_every_change_kind_is_detected_through_a_read_only_role(shop):
+    first = _run(shop, "r1")
+    assert first["changes"] == {"new": 9}
+    for fn, _expected, _bumps in shop.shop.CHANGES.values():
+        shop.write(fn)
+    _run(shop, "r2")
+    assert _classes(shop, "r2") == expected(shop.shop, shop.mode)
+    # nothing left for removed SKUs (hard delete, the old SKU of a rename, unpublished)
+    gone = [s for s, c in expected(shop.shop, shop.mode).items() if c == "deleted"]
+    with psycopg2.connect(shop.settings.database_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM enrichment.tags WHERE sku = ANY(%s)", (gone,))
+        assert cur.fetchone()[0] == 0
+    # status and quality judge the stores against the source as the mapping reads it:
+    # a delete the cursor mode cannot see (an unpublish, a disable) shows as an orphan
+    missed = {
+        sku
+        for _fn, classes, bumps in shop.shop.CHANGES.values()
+        for sku, cls in classes.items()
+        if shop.mode == "cursor" and bumps is False and cls == "deleted"
+    }
+    status = platform_status(shop.settings)
+    assert status["orphan_tags"] == len(missed)
+    assert status["products_active"] == 9 - 1 - 1  # a hard delete, one disabled/unpublished
+    third = _run(shop, "r3")
+    if shop.mode != "cursor":
+        assert third["changes"] == {} and third["skipped_unchanged"] == 0
+
+
+LATE = [("medusa", "triggers"), ("medusa", "log")]
+
+
+@pytest.mark.parametrize("shop", LATE, indirect=True, ids=[f"{s}-{m}" for s, m in LATE])
+def test_a_long_bulk_transaction_committing_late_loses_nothing(shop):
+    _run(shop, "r1")
+    bulk = psycopg2.connect(shop.owner_url)  # opened before r2, committed after it
+    try:
+        with bulk.cursor() as cur:
+            cur.execute("UPDATE shop.product SET description = 'Bulk edit' WHERE id <> 'prod_SAME'")
+        shop.write(medusa.price_change)  # an unrelated change committed meanwhile
+        second = _run(shop, "r2")
+        assert _classes(shop, "r2") == {"MD-PRICE": "metadata_only"}
+        bulk.commit()
+    finally:
+        bulk.close()
+    assert second["changes"] == {"metadata_only": 1}
+    third = _run(shop, "r3")
+    assert third["changes"] == {"text_changed": 8}
+    assert "MD-SAME" not in _classes(shop, "r3")
