@@ -45,10 +45,17 @@ def airflow_variable(name: str) -> str | None:
 
 
 def connection_secrets(settings: k8s.PodSettings) -> dict[str, dict[str, str]]:
-    """Pod environment of each connection in ``settings.connections`` (read at run time)."""
+    """Pod environment of each connection in ``settings.connections`` (read at run time).
+
+    A connection that is also a role connection (``ENRICHMENT_AIRFLOW_CONN_*``: platform
+    database, Elasticsearch, Pinecone, OpenAI) gives the pods that role's settings.
+    """
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
 
+    from enrichment_airflow.connections import connection_settings
+
+    roles = connection_settings(pods=True)
     out: dict[str, dict[str, str]] = {}
     for conn_id in settings.connections:
         try:
@@ -58,6 +65,9 @@ def connection_secrets(settings: k8s.PodSettings) -> dict[str, dict[str, str]]:
                 f"Airflow connection {conn_id!r} does not exist; create it or "
                 f"remove it from {k8s.PREFIX}CONNECTIONS"
             ) from exc
+        if conn_id in roles:
+            out[conn_id] = roles[conn_id]
+            continue
         out[conn_id] = k8s.connection_env(
             conn_id,
             conn.conn_type,

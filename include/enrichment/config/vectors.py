@@ -32,6 +32,15 @@ class VectorSettings:
         low=4,
         high=1000,
     )
+    hnsw_build_workers: int = setting(
+        "ENRICHMENT_HNSW_BUILD_WORKERS",
+        "int",
+        2,
+        "parallel maintenance workers PostgreSQL may add to an HNSW build "
+        "(max_parallel_maintenance_workers; 0: the building session alone)",
+        low=0,
+        high=64,
+    )
     hnsw_ef_search: int = setting(
         "ENRICHMENT_HNSW_EF_SEARCH",
         "int",

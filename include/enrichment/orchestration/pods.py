@@ -18,7 +18,6 @@ import logging
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from enrichment.config import ConfigError
 from enrichment.config.pods import (
@@ -29,6 +28,7 @@ from enrichment.config.pods import (
     execution_mode,
     settings_table,
 )
+from enrichment.orchestration.connections import ConnectionFields, postgres_url
 
 __all__ = [
     "EXECUTION_ENV",
@@ -128,17 +128,8 @@ def connection_env(
     env: dict[str, str] = {}
     kind = (conn_type or "").lower()
     if kind in ("postgres", "postgresql"):
-        user = quote(login or "", safe="") + (":" + quote(password, safe="") if password else "")
-        query = {
-            k: v
-            for k, v in extra.items()
-            if k in ("sslmode", "sslrootcert", "connect_timeout", "options")
-        }
-        netloc = "" if not host or host.startswith("/") else host + (f":{port}" if port else "")
-        if host and host.startswith("/"):
-            query["host"] = host
-        url = f"postgresql://{user + '@' if user else ''}{netloc}/{quote(schema or '', safe='')}"
-        env["ENRICHMENT_DATABASE_URL"] = url + (f"?{urlencode(query)}" if query else "")
+        fields = ConnectionFields(conn_id, conn_type, host, login, password, port, schema, extra)
+        env["ENRICHMENT_DATABASE_URL"] = postgres_url(fields)
     elif kind == "aws":
         pairs = {
             "AWS_ACCESS_KEY_ID": login,

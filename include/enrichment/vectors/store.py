@@ -35,6 +35,7 @@ class PgVectorStore(PgVectorWrites):
         vectors = VectorSettings.from_env()
         self.hnsw_m = vectors.hnsw_m
         self.hnsw_ef_construction = vectors.hnsw_ef_construction
+        self.hnsw_build_workers = vectors.hnsw_build_workers
 
     # -- index registry ----------------------------------------------------------------
     def indexes(self, kind: str | None = None) -> list[VectorIndex]:
@@ -129,6 +130,10 @@ class PgVectorStore(PgVectorWrites):
             raise ValueError(f"memory must look like 512MB, got {memory!r}")
         with connect(self.url) as conn, conn.cursor() as cur:
             cur.execute(f"SET LOCAL maintenance_work_mem = '{memory}'")
+            cur.execute(
+                "SELECT set_config('max_parallel_maintenance_workers', %s, true)",
+                (str(self.hnsw_build_workers),),
+            )
             cur.execute(self._hnsw_sql(index))
         return True
 

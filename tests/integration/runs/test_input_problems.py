@@ -24,8 +24,8 @@ def test_duplicate_sku_and_negative_stock_are_flagged_with_the_field(platform_db
     summary = pipeline.run_all("r1", cat.now(), settings=cat.settings, use_clip=False)
     problems = {(p["problem"], p["field"], p["sku"]) for p in summary["input_problems"]}
     assert problems == {
-        ("duplicate_sku", "products.sku", "DUP"),
-        ("negative_stock", "products.stock", "NEG"),
+        ("duplicate_sku", "document.sku", "DUP"),
+        ("negative_stock", "document.stock", "NEG"),
     }
     assert summary["changes"] == {"new": 3}  # flags are not change classes
     assert summary["step_counts"]["items"] == 3
