@@ -297,7 +297,7 @@ def selection_where(conn, settings: Settings, mapping, selection: dict) -> tuple
 
 
 def _selected_changes(
-    conn, settings: Settings, selection: dict, upper: datetime, counts, problems: list
+    conn, settings: Settings, selection: dict, upper: datetime, counts, problems: list | None = None
 ):
     """A backfill's selection re-read through the mapping (``reconcile``: plus deletes)."""
     mapping = source.mapping_for(settings)

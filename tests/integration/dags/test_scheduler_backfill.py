@@ -40,15 +40,6 @@ def _backfill_runs() -> list[tuple]:
         ).all()
 
 
-@pytest.mark.xfail(
-    reason=(
-        "known bug (issue 12): Airflow runs the backfill's past days concurrently and the "
-        "quality task of a past-interval run judges whole-store consistency as of its own "
-        "past bound, so a later day committed first makes the earlier day's run fail "
-        "orphan/store_counts checks; passes when the days commit in order"
-    ),
-    strict=False,
-)
 def test_native_backfill_reprocesses_each_past_day_without_moving_the_watermark(
     platform_db, scheduler_env
 ):

@@ -83,8 +83,21 @@ class TriggerForm:
         self.driver.find_element(By.ID, f"element_{name}").send_keys(text)
 
     def switch_on(self, name: str) -> None:
+        from selenium.common.exceptions import ElementClickInterceptedException
+
         box = self.driver.find_element(By.NAME, f"element_{name}")
-        self.driver.find_element(By.XPATH, f"//input[@name='element_{name}']/..").click()
+        switch = self.driver.find_element(By.XPATH, f"//input[@name='element_{name}']/..")
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", switch)
+
+        def clicked(driver) -> bool:
+            try:
+                switch.click()
+                return True
+            except ElementClickInterceptedException:  # a picker popover still closing
+                driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+                return False
+
+        self.wait.until(clicked)
         assert box.is_selected(), name
 
     def date_time(self, label: str, when: datetime) -> None:

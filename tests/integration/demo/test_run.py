@@ -48,6 +48,7 @@ def test_a_day_of_changes_is_detected_class_by_class_and_the_checks_pass(platfor
 def test_reset_platform_starts_the_state_from_nothing(platform_db):
     with db.connect(db.database_url(platform_db)) as conn:
         demo_catalog.create_schema(conn, platform_db.source_schema)
+    cdc.install(platform_db)
     pipeline.run_all("r1", _now(platform_db), settings=platform_db, use_clip=False)
     demo_run.reset_platform(platform_db)
     with db.connect(db.database_url(platform_db)) as conn, conn.cursor() as cur:
