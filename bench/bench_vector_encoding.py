@@ -21,11 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
-import uuid
 
 import numpy as np
 
@@ -85,36 +82,24 @@ def main() -> int:
     args = ap.parse_args()
     sys.path.insert(0, os.path.join(ROOT, "include"))
     sys.path.insert(0, ROOT)
-    tmp = None
-    if not os.environ.get("ENRICHMENT_DATABASE_URL"):
-        tmp = tempfile.mkdtemp(prefix="bench-vecenc-")
-        os.chmod(tmp, 0o755)  # the embedded server may run as its own system user
-        os.environ["ENRICHMENT_DATA_DIR"] = tmp
+    from scratch import scratch_database
+
     from bench.bench_vectors import fresh_index, records
-    from enrichment.config import load_settings
-    from enrichment.db import connection as db
-    from enrichment.db import schema
     from enrichment.vectors.store import PgVectorStore
 
-    settings = load_settings()
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = db.server_url(settings)
-    db.ensure_database(admin, name)
-    url = db.with_database(admin, name)
-    schema.upgrade(url, "enrichment")
-    store = PgVectorStore(url, "enrichment")
-    rng = np.random.default_rng(7)
-    vecs = rng.standard_normal((args.rows, args.dim)).astype(np.float32)
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    sample = records(vecs, 0, rng)
-    variants = {
-        "values": lambda index, recs: store.upsert(index, recs, method="values"),
-        "copy": lambda index, recs: store.upsert(index, recs, method="copy"),
-        "adapter_values": lambda index, recs: adapter_values(store, index, recs),
-        "adapter_copy": lambda index, recs: adapter_copy(store, index, recs),
-    }
-    out: dict = {"rows": args.rows, "dim": args.dim, "batch": args.batch, "vectors_per_s": {}}
-    try:
+    with scratch_database("vecenc") as url:
+        store = PgVectorStore(url, "enrichment")
+        rng = np.random.default_rng(7)
+        vecs = rng.standard_normal((args.rows, args.dim)).astype(np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        sample = records(vecs, 0, rng)
+        variants = {
+            "values": lambda index, recs: store.upsert(index, recs, method="values"),
+            "copy": lambda index, recs: store.upsert(index, recs, method="copy"),
+            "adapter_values": lambda index, recs: adapter_values(store, index, recs),
+            "adapter_copy": lambda index, recs: adapter_copy(store, index, recs),
+        }
+        out: dict = {"rows": args.rows, "dim": args.dim, "batch": args.batch, "vectors_per_s": {}}
         best: dict[str, float] = {}
         for _ in range(args.repeat):  # interleaved, best of --repeat
             for label, write in variants.items():
@@ -126,12 +111,6 @@ def main() -> int:
                 best[label] = min(best.get(label, secs), secs)
                 store.drop_index(index.name)
         out["vectors_per_s"] = {k: round(args.rows / v) for k, v in best.items()}
-    finally:
-        with db.connect(admin, autocommit=True) as conn, conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if tmp:
-            db.stop_embedded(settings)
-            shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(out, indent=2))
     return 0
 

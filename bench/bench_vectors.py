@@ -27,10 +27,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 
@@ -140,36 +138,25 @@ def main() -> int:
     ap.add_argument("--k", type=int, default=10)
     args = ap.parse_args()
     sys.path.insert(0, os.path.join(ROOT, "include"))
-    tmp = None
-    if not os.environ.get("ENRICHMENT_DATABASE_URL"):
-        tmp = tempfile.mkdtemp(prefix="bench-vectors-")
-        os.chmod(tmp, 0o755)  # the embedded server may run as its own system user
-        os.environ["ENRICHMENT_DATA_DIR"] = tmp
-    from enrichment.config import load_settings
+    from scratch import scratch_database
+
     from enrichment.db import connection as db
-    from enrichment.db import schema
     from enrichment.vectors.query import knn, knn_sql
     from enrichment.vectors.store import PgVectorStore
     from enrichment.vectors.writes import vector_literal
 
-    settings = load_settings()
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = db.server_url(settings)
-    db.ensure_database(admin, name)
-    url = db.with_database(admin, name)
-    schema.upgrade(url, "enrichment")
-    store = PgVectorStore(url, "enrichment")
-    rng = np.random.default_rng(7)
-    centres = make_centres(args.clusters, args.dim, rng)
-    out: dict = {
-        "n": args.n,
-        "dim": args.dim,
-        "clusters": args.clusters,
-        "k": args.k,
-        "pgvector": None,
-        "hnsw": {"m": store.hnsw_m, "ef_construction": store.hnsw_ef_construction},
-    }
-    try:
+    with scratch_database("vectors") as url:
+        store = PgVectorStore(url, "enrichment")
+        rng = np.random.default_rng(7)
+        centres = make_centres(args.clusters, args.dim, rng)
+        out: dict = {
+            "n": args.n,
+            "dim": args.dim,
+            "clusters": args.clusters,
+            "k": args.k,
+            "pgvector": None,
+            "hnsw": {"m": store.hnsw_m, "ef_construction": store.hnsw_ef_construction},
+        }
         with db.connect(url) as conn, conn.cursor() as cur:
             cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
             out["pgvector"] = cur.fetchone()[0]
@@ -300,12 +287,6 @@ def main() -> int:
             ms.append((time.perf_counter() - t) * 1000)
         knn_out["similar_end_to_end"] = percentiles(ms)
         out["knn"] = knn_out
-    finally:
-        with db.connect(admin, autocommit=True) as conn, conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if tmp:
-            db.stop_embedded(settings)
-            shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(out, indent=1))
     return 0
 

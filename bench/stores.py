@@ -25,11 +25,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
-import uuid
 
 import numpy as np
 
@@ -82,28 +79,17 @@ def main() -> int:
     ap.add_argument("--baseline-rows", type=int, default=5_000)
     args = ap.parse_args()
     sys.path.insert(0, os.path.join(ROOT, "include"))
-    tmp = None
-    if not os.environ.get("ENRICHMENT_DATABASE_URL"):
-        tmp = tempfile.mkdtemp(prefix="bench-stores-")
-        os.chmod(tmp, 0o755)  # the embedded server may run as its own system user
-        os.environ["ENRICHMENT_DATA_DIR"] = tmp
-    from enrichment.config import load_settings
+    from scratch import scratch_database
+
     from enrichment.db import connection as db
-    from enrichment.db import schema
     from enrichment.tags.store import PostgresTagStore
     from enrichment.vectors.store import PgVectorStore
 
-    settings = load_settings()
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = db.server_url(settings)
-    db.ensure_database(admin, name)
-    url = db.with_database(admin, name)
-    schema.upgrade(url, "enrichment")
-    store = PgVectorStore(url, "enrichment")
-    rng = np.random.default_rng(7)
-    centres = make_centres(1000, args.dim, rng)
-    details: dict = {"n": args.n, "dim": args.dim}
-    try:
+    with scratch_database("stores") as url:
+        store = PgVectorStore(url, "enrichment")
+        rng = np.random.default_rng(7)
+        centres = make_centres(1000, args.dim, rng)
+        details: dict = {"n": args.n, "dim": args.dim}
         # the baseline: the first version used to have HNSW before its first row
         base = store.ensure_index("text", "bench-baseline", "b", args.dim)
         store.build_hnsw(base)
@@ -147,12 +133,6 @@ def main() -> int:
         started = time.perf_counter()
         written = sum(tags.replace_tags(docs[s : s + 500]) for s in range(0, len(docs), 500))
         tags_per_s = written / (time.perf_counter() - started)
-    finally:
-        with db.connect(admin, autocommit=True) as conn, conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if tmp:
-            db.stop_embedded(settings)
-            shutil.rmtree(tmp, ignore_errors=True)
     details["first_fill_vs_baseline"] = round(
         first_fill / details["baseline_fill_into_hnsw_vectors_per_s"], 1
     )

@@ -85,14 +85,15 @@ def _snapshot(row: tuple) -> ProductSnapshot:
 def read_documents(
     conn, mapping: SourceMapping, keys: Iterable[str], batch: int = PAGE_SIZE
 ) -> Iterator[ProductSnapshot]:
-    """The current documents of ``keys`` (keys with no document are simply absent)."""
+    """The current documents of ``keys`` (keys with no document are simply absent),
+    grouped by key (documents sharing a key are adjacent)."""
     keys = sorted(set(keys))
     select = _select(conn, mapping)
     for start in range(0, len(keys), batch):
         with conn.cursor() as cur:
             cur.execute(
                 f"SELECT {select} FROM ({mapping.document}) d "
-                f"WHERE d.{mapping.key}::text = ANY(%s)",
+                f"WHERE d.{mapping.key}::text = ANY(%s) ORDER BY d.{mapping.key}::text",
                 (keys[start : start + batch],),
             )
             rows = cur.fetchall()

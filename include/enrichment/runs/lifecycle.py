@@ -15,7 +15,7 @@ import logging
 from collections import Counter
 from datetime import datetime
 
-from psycopg2.extras import Json, execute_values
+from psycopg2.extras import Json
 
 from enrichment.cdc import detect as changes
 from enrichment.cdc import documents, refresh, source
@@ -26,6 +26,7 @@ from enrichment.config import Settings, load_settings
 from enrichment.db.connection import connect, database_url
 from enrichment.runs import fencing
 from enrichment.runs.errors import RunError, RunFenced
+from enrichment.runs.manifests import ManifestWriter
 from enrichment.runs.shard_store import ShardStore
 
 log = logging.getLogger(__name__)
@@ -80,16 +81,19 @@ def _classify_all(
     snapshots,
     force: bool,
     counts: Counter,
+    emit,
     batch: int = 2000,
     *,
     problems: list | None = None,
-) -> list[ChangeItem]:
-    """Classify source documents against the platform's state; flag bad rows (field named).
+) -> None:
+    """Classify source documents against the platform's state, ``emit`` each change;
+    flag bad rows (field named).
 
-    A key on several active documents is ``duplicate_sku`` (the first one is used), a
-    negative stock ``negative_stock``; flags never stop the run.
+    ``snapshots`` come grouped by key (the document readers order by it). Of several
+    documents with one key the active one is used (a SKU re-created with a new id); two
+    active ones are ``duplicate_sku`` (the first is used). A negative stock is
+    ``negative_stock``. Flags never stop the run.
     """
-    items: list[ChangeItem] = []
     pending: list[ProductSnapshot] = []
     problems = [] if problems is None else problems
 
@@ -113,34 +117,27 @@ def _classify_all(
             cls = changes.classify(snap, state.get(snap.sku), force=force)
             counts[cls] += 1
             if cls != UNCHANGED:
-                items.append(changes.to_item(snap, cls))
+                emit(changes.to_item(snap, cls))
         pending.clear()
 
-    seen: dict[str, tuple[bool, int | None]] = {}  # sku -> (active, product id) of its first
-    for snap in snapshots:
-        if (first := seen.get(snap.sku)) is not None:
-            # a SKU re-created with a new id has one active row; two active rows are bad data
-            if first[0] and snap.active:
-                ids = [first[1], snap.product_id]
-                _note_problems(
-                    [
-                        {
-                            "sku": snap.sku,
-                            "field": "document.sku",
-                            "problem": "duplicate_sku",
-                            "value": ids,
-                        }
-                    ],
-                    problems,
-                    counts,
-                )
-            continue
-        seen[snap.sku] = (snap.active, snap.product_id)
-        pending.append(snap)
+    def take(group: list[ProductSnapshot]) -> None:
+        active = [g for g in group if g.active]
+        if len(active) > 1:
+            dup = {"sku": group[0].sku, "field": "document.sku", "problem": "duplicate_sku"}
+            _note_problems([{**dup, "value": [g.product_id for g in active]}], problems, counts)
+        pending.append(active[0] if active else group[0])
         if len(pending) >= batch:
             flush()
+
+    group: list[ProductSnapshot] = []
+    for snap in snapshots:
+        if group and snap.sku != group[0].sku:
+            take(group)
+            group = []
+        group.append(snap)
+    if group:
+        take(group)
     flush()
-    return items
 
 
 def detect(
@@ -182,15 +179,19 @@ def detect(
         past = kind == "incremental" and _past_interval(cur, schema, upper, interval_start)
         if past:
             lower = (interval_start, -1)
+        _insert_run(cur, schema, run_id, kind, lower, upper)
+        writer = ManifestWriter(
+            cur, schema, store, run_id, settings.shard_size, settings.max_shards
+        )
+        capture = None
+        if past:
             window = {"since": interval_start, "until": upper}
-            items = _selected_changes(conn, settings, window, upper, counts, problems)
-            capture = None
+            _selected_changes(conn, settings, window, upper, counts, problems, writer)
         elif kind == "incremental":
-            items, capture = _capture_changes(conn, settings, upper, counts, problems)
+            capture = _capture_changes(conn, settings, upper, counts, problems, writer)
         else:
-            items = _selected_changes(conn, settings, selection, upper, counts, problems)
-            capture = None
-        shard_count = _write_shards(store, run_id, items, settings)
+            _selected_changes(conn, settings, selection, upper, counts, problems, writer)
+        shard_count = writer.close()
         params = {
             "selection": {
                 k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in selection.items()
@@ -201,13 +202,16 @@ def detect(
             "shard_store": store.root,
             "input_problems": problems,
         }
-        _insert_run(cur, schema, run_id, kind, lower, upper, params, shard_count, counts, items)
+        cur.execute(
+            f"UPDATE {schema}.runs SET params = %s, shards = %s, counts = %s WHERE run_id = %s",
+            (Json(params), shard_count, Json(dict(counts)), run_id),
+        )
         run = _get_run(cur, schema, run_id)
     log.info(
         "run %s detected: %s; %d items in %d shards (window %s .. %s)",
         run_id,
         ", ".join(f"{k}={v}" for k, v in sorted(counts.items())),
-        len(items),
+        writer.count,
         shard_count,
         run["lower_ts"],
         upper,
@@ -242,8 +246,11 @@ def _past_interval(cur, schema: str, upper: datetime, interval_start: datetime |
     return True
 
 
-def _capture_changes(conn, settings: Settings, upper: datetime, counts: Counter, problems: list):
-    """Keys changed since the committed capture position, re-read and classified."""
+def _capture_changes(
+    conn, settings: Settings, upper: datetime, counts: Counter, problems: list, sink
+) -> dict:
+    """Keys changed since the committed capture position, re-read and classified into
+    ``sink``; returns the capture position to commit."""
     mapping = source.mapping_for(settings)
     name = positions.position_name(mapping.name, settings.capture_mode)
     with conn.cursor() as cur:
@@ -252,10 +259,17 @@ def _capture_changes(conn, settings: Settings, upper: datetime, counts: Counter,
         capture = capture_for(mapping, settings, source.source_url(settings))
         captured = capture.read(src, position, upper)
         found = refresh.Refresh(src, conn, settings.state_schema, mapping, captured)
-        items = _classify_all(
-            conn, settings.state_schema, found.snapshots(), False, counts, problems=problems
+        _classify_all(
+            conn,
+            settings.state_schema,
+            found.snapshots(),
+            False,
+            counts,
+            sink.add,
+            problems=problems,
         )
-        _add_items(items, found.deleted(), counts)
+        if added := sink.add_new(found.deleted()):
+            counts[DELETED] += added
     log.info(
         "capture %s: %d keys%s %s",
         captured.mode,
@@ -263,7 +277,7 @@ def _capture_changes(conn, settings: Settings, upper: datetime, counts: Counter,
         " (full read)" if captured.full else "",
         captured.info,
     )
-    return items, {"name": name, "mode": captured.mode, "position": captured.position}
+    return {"name": name, "mode": captured.mode, "position": captured.position}
 
 
 def selection_where(conn, settings: Settings, mapping, selection: dict) -> tuple[list, list]:
@@ -297,22 +311,22 @@ def selection_where(conn, settings: Settings, mapping, selection: dict) -> tuple
 
 
 def _selected_changes(
-    conn, settings: Settings, selection: dict, upper: datetime, counts, problems: list | None = None
-):
-    """A backfill's selection re-read through the mapping (``reconcile``: plus deletes)."""
+    conn, settings: Settings, selection: dict, upper: datetime, counts, problems, sink
+) -> None:
+    """A backfill's selection re-read through the mapping (``reconcile``: plus deletes),
+    classified into ``sink``."""
     mapping = source.mapping_for(settings)
     where, params = selection_where(conn, settings, mapping, selection)
     with source.source_connection(settings) as src:
-        items = []
         if not selection.get("reconcile_only"):
             snaps = documents.scan_documents(src, mapping, where=where, params=params)
             force = bool(selection.get("force"))
-            items = _classify_all(
-                conn, settings.state_schema, snaps, force, counts, problems=problems
+            _classify_all(
+                conn, settings.state_schema, snaps, force, counts, sink.add, problems=problems
             )
         if selection.get("reconcile"):
-            _add_items(items, reconcile_items(src, conn, settings, mapping), counts)
-    return items
+            if added := sink.add_new(reconcile_items(src, conn, settings, mapping)):
+                counts[DELETED] += added
 
 
 def reconcile_items(src, conn, settings: Settings, mapping) -> list[ChangeItem]:
@@ -321,69 +335,12 @@ def reconcile_items(src, conn, settings: Settings, mapping) -> list[ChangeItem]:
     return refresh.deletes(conn, settings.state_schema, active - refresh.root_keys(src, mapping))
 
 
-def _add_items(items: list, extra: list, counts: Counter) -> None:
-    seen = {i.sku for i in items}
-    for item in extra:
-        if item.sku not in seen:
-            seen.add(item.sku)
-            items.append(item)
-            counts[DELETED] += 1
-
-
-def _write_shards(store: ShardStore, run_id: str, items: list, settings: Settings) -> int:
-    """Sort, number and write the shard manifests; returns the shard count."""
-    items.sort(key=lambda i: i.sku)
-    # Shards grow past ENRICHMENT_SHARD_SIZE rather than exceed ENRICHMENT_MAX_SHARDS
-    # mapped tasks (Airflow caps a mapping at core.max_map_length, 1024 by default).
-    size = max(1, settings.shard_size, -(-len(items) // max(1, settings.max_shards)))
-    for n, item in enumerate(items):
-        item.shard = n // size
-    shard_count = (len(items) + size - 1) // size
-    for shard in range(shard_count):
-        store.write_manifest(
-            run_id, shard, [i.to_json() for i in items[shard * size : (shard + 1) * size]]
-        )
-    return shard_count
-
-
-def _insert_run(cur, schema, run_id, kind, lower, upper, params, shard_count, counts, items):
-    """Record the detected run and its items."""
+def _insert_run(cur, schema, run_id, kind, lower, upper) -> None:
+    """Record the run being detected (its items, shards and counts follow)."""
     cur.execute(
         f"""INSERT INTO {schema}.runs (run_id, kind, status, lower_ts, upper_ts, params,
-                   shards, counts) VALUES (%s, %s, 'detected', %s, %s, %s, %s, %s)""",
-        (
-            run_id,
-            kind,
-            lower[0] if lower else None,
-            upper,
-            Json(params),
-            shard_count,
-            Json(dict(counts)),
-        ),
-    )
-    if not items:
-        return
-    execute_values(
-        cur,
-        f"""INSERT INTO {schema}.run_items (run_id, sku, product_id, change_class,
-               shard, active, text_hash, image_hash, meta_hash, source_updated_at)
-            VALUES %s""",
-        [
-            (
-                run_id,
-                i.sku,
-                i.product_id,
-                i.change_class,
-                i.shard,
-                i.active,
-                i.text_hash,
-                i.image_hash,
-                i.meta_hash,
-                i.source_updated_at,
-            )
-            for i in items
-        ],
-        page_size=1000,
+                   shards, counts) VALUES (%s, %s, 'detected', %s, %s, '{{}}', 0, '{{}}')""",
+        (run_id, kind, lower[0] if lower else None, upper),
     )
 
 

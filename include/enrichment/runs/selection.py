@@ -18,6 +18,7 @@ from typing import Any
 from enrichment.cdc import detect as changes
 from enrichment.config import Settings, load_settings
 from enrichment.db.connection import connect, database_url
+from enrichment.runs.manifests import CollectedItems
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,8 @@ def preview(selection: dict, upper: datetime, settings: Settings | None = None) 
     counts: Counter = Counter()
     with connect(database_url(settings)) as conn:
         bounded = {**selection, "until": selection.get("until") or upper}
-        items = lifecycle._selected_changes(conn, settings, bounded, upper, counts)
+        items = CollectedItems()
+        lifecycle._selected_changes(conn, settings, bounded, upper, counts, [], items)
         history = _history(conn, settings.state_schema)
     out = {
         "changes": {k: v for k, v in sorted(counts.items()) if k != changes.UNCHANGED},

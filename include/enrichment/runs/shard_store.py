@@ -107,6 +107,10 @@ class ShardStore:
     # -- manifests and results -------------------------------------------------------
     def write_manifest(self, run_id: str, shard: int, items: Iterable[dict]) -> str:
         text = "".join(json.dumps(i, ensure_ascii=False, default=str) + "\n" for i in items)
+        return self.put_manifest_text(run_id, shard, text)
+
+    def put_manifest_text(self, run_id: str, shard: int, text: str) -> str:
+        """Write a manifest already encoded as JSON lines; returns its URI."""
         self.put_text(manifest_name(run_id, shard), text)
         return self.uri(manifest_name(run_id, shard))
 

@@ -1,0 +1,132 @@
+"""A run's change set streamed into shard manifests and ``run_items`` as it is found.
+
+Detection never holds the change set in memory: items are numbered in the order they
+arrive, every ``ENRICHMENT_SHARD_SIZE`` of them are spooled to a local file and copied into
+``run_items`` (COPY) at once. When the run would exceed ``ENRICHMENT_MAX_SHARDS`` mapped
+tasks (Airflow's ``core.max_map_length``), ``k`` consecutive chunks become one shard.
+Manifests are written at :meth:`ManifestWriter.close`, inside the detect transaction, so
+a retried detect rewrites them whole.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from enrichment.cdc.detect import ChangeItem
+from enrichment.runs.shard_store import ShardStore
+
+_COLUMNS = (
+    "run_id, sku, product_id, change_class, shard, active, text_hash, image_hash, "
+    "meta_hash, source_updated_at"
+)
+
+
+def _copy_field(value: object) -> str:
+    """One field in PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+class ManifestWriter:
+    """Number, spool and record the items of one run; :meth:`close` returns the shards."""
+
+    def __init__(
+        self, cur, schema: str, store: ShardStore, run_id: str, shard_size: int, max_shards: int
+    ):
+        self.cur, self.schema, self.store, self.run_id = cur, schema, store, run_id
+        self.chunk_size = max(1, shard_size)
+        self.max_shards = max(1, max_shards)
+        self.count = 0
+        self._spool = Path(tempfile.mkdtemp(prefix="enrichment-detect-"))
+        self._chunk: list[ChangeItem] = []
+
+    def add(self, item: ChangeItem) -> None:
+        item.shard = self.count // self.chunk_size  # a chunk number until close()
+        self.count += 1
+        self._chunk.append(item)
+        if len(self._chunk) >= self.chunk_size:
+            self._flush()
+
+    def add_new(self, items: list[ChangeItem]) -> int:
+        """Add the items whose SKU is not in the run yet (deletes found after the scan)."""
+        self._flush()
+        self.cur.execute(
+            f"SELECT sku FROM {self.schema}.run_items WHERE run_id = %s AND sku = ANY(%s)",
+            (self.run_id, [i.sku for i in items]),
+        )
+        have = {r[0] for r in self.cur.fetchall()}
+        added = 0
+        for item in items:
+            if item.sku not in have:
+                have.add(item.sku)
+                self.add(item)
+                added += 1
+        return added
+
+    def _flush(self) -> None:
+        if not self._chunk:
+            return
+        chunk = self._chunk[0].shard
+        lines = "".join(
+            json.dumps(i.to_json(), ensure_ascii=False, default=str) + "\n" for i in self._chunk
+        )
+        with (self._spool / f"{chunk:06d}.jsonl").open("a", encoding="utf-8") as spool:
+            spool.write(lines)  # a chunk flushed early (add_new) is completed later
+        rows = io.StringIO()
+        for i in self._chunk:
+            values = (
+                self.run_id, i.sku, i.product_id, i.change_class, i.shard, i.active,
+                i.text_hash, i.image_hash, i.meta_hash, i.source_updated_at,
+            )  # fmt: skip
+            rows.write("\t".join(_copy_field(v) for v in values) + "\n")
+        rows.seek(0)
+        self.cur.copy_expert(f"COPY {self.schema}.run_items ({_COLUMNS}) FROM STDIN", rows)
+        self._chunk = []
+
+    def close(self) -> int:
+        """Write the manifests; returns the shard count (chunks merged past max_shards)."""
+        try:
+            self._flush()
+            chunks = -(-self.count // self.chunk_size)
+            per_shard = max(1, -(-chunks // self.max_shards))
+            shards = -(-chunks // per_shard)
+            if per_shard > 1:
+                self.cur.execute(
+                    f"UPDATE {self.schema}.run_items SET shard = shard / %s WHERE run_id = %s",
+                    (per_shard, self.run_id),
+                )
+            for shard in range(shards):
+                parts = range(shard * per_shard, min(chunks, (shard + 1) * per_shard))
+                text = "".join(
+                    (self._spool / f"{c:06d}.jsonl").read_text(encoding="utf-8") for c in parts
+                )
+                if per_shard > 1:  # the manifest lines carry the final shard number
+                    text = "".join(
+                        json.dumps({**json.loads(line), "shard": shard}, ensure_ascii=False) + "\n"
+                        for line in text.splitlines()
+                    )
+                self.store.put_manifest_text(self.run_id, shard, text)
+            return shards
+        finally:
+            shutil.rmtree(self._spool, ignore_errors=True)
+
+
+class CollectedItems(list):
+    """A change set kept in memory (the dry-run preview), with the writer's interface."""
+
+    def add(self, item: ChangeItem) -> None:
+        self.append(item)
+
+    def add_new(self, items: list[ChangeItem]) -> int:
+        have = {i.sku for i in self}
+        new = [i for i in items if i.sku not in have and not have.add(i.sku)]
+        self.extend(new)
+        return len(new)
