@@ -324,9 +324,9 @@ def _selected_changes(
             _classify_all(
                 conn, settings.state_schema, snaps, force, counts, sink.add, problems=problems
             )
-        if selection.get("reconcile"):
-            if added := sink.add_new(reconcile_items(src, conn, settings, mapping)):
-                counts[DELETED] += added
+        extra = reconcile_items(src, conn, settings, mapping) if selection.get("reconcile") else []
+        if added := sink.add_new(extra):
+            counts[DELETED] += added
 
 
 def reconcile_items(src, conn, settings: Settings, mapping) -> list[ChangeItem]:
