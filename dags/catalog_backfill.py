@@ -91,7 +91,7 @@ from enrichment_airflow.shard_pipeline import DAGRUN_TIMEOUT, DEFAULT_ARGS, shar
         ),
         "force": Param(
             False,
-            type="boolean",
+            type=["null", "boolean"],  # a switch, never marked required in the form
             title="Force",
             description_md="Re-tag **and re-embed** every selected product even when its "
             "content did not change (after a taxonomy or model change). Off: only products "
@@ -100,14 +100,14 @@ from enrichment_airflow.shard_pipeline import DAGRUN_TIMEOUT, DEFAULT_ARGS, shar
         ),
         "reconcile": Param(
             False,
-            type="boolean",
+            type=["null", "boolean"],  # a switch, never marked required in the form
             title="Reconcile deletes",
             description_md="Also remove products deleted from the shop without a tombstone.",
             section="Options",
         ),
         "dry_run": Param(
             False,
-            type="boolean",
+            type=["null", "boolean"],  # a switch, never marked required in the form
             title="Dry run",
             description_md="Only report what would be processed (counts per change, "
             "tagging and embedding calls, estimated time and API cost from recent runs); "

@@ -43,8 +43,10 @@ from enrichment_airflow.shard_pipeline import DAGRUN_TIMEOUT, DEFAULT_ARGS
         "shards": Param(
             4, type="integer", minimum=1, maximum=256, description="Parallel fill tasks."
         ),
-        "switch": Param(True, type="boolean", description="Activate the version when complete."),
-        "drop_old": Param(False, type="boolean", description="Drop the retired version."),
+        "switch": Param(
+            True, type=["null", "boolean"], description="Activate the version when complete."
+        ),
+        "drop_old": Param(False, type=["null", "boolean"], description="Drop the retired version."),
     },
 )
 def catalog_reembed():

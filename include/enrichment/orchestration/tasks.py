@@ -36,7 +36,7 @@ def detect(
     """Detect the run's change set; returns the shard numbers to map over.
 
     An incremental run for a past interval re-processes that interval's changes and
-    keeps the watermark (see :func:`enrichment.runs.lifecycle.detect`).
+    keeps the capture position (see :func:`enrichment.runs.lifecycle.detect`).
     """
     pipeline.ensure_ready()
     run = runs.detect(
@@ -49,7 +49,7 @@ def detect(
     log.info("change set: %s; %d shard(s)", run["counts"], run["shards"])
     if (run.get("params") or {}).get("past_interval"):
         log.warning(
-            "past interval %s .. %s: changes re-processed, watermark not moved",
+            "past interval %s .. %s: changes re-processed, capture position not moved",
             run["lower_ts"],
             run["upper_ts"],
         )
@@ -168,7 +168,7 @@ def reembed_switch(params: Mapping[str, Any]) -> dict:
     """Verify the filled version and make it active (builds its HNSW index first)."""
     from enrichment.bluegreen.vector_versions import switch
 
-    if not params.get("switch", True):
+    if params.get("switch") is False:  # unset or null: the default, switch
         log.info("switch=false: the filled version stays building")
         return {"switched": False}
     result = switch(kind=params["kind"], drop_old=bool(params.get("drop_old")))

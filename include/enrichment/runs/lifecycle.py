@@ -502,7 +502,7 @@ def format_summary(summary: dict) -> str:
     lines.append(f"  deleted            {summary['deleted']}")
     lines.append(f"  quarantined images {summary['quarantined']}")
     if summary["window"].get("past_interval"):
-        lines.append("  past interval      re-processed this window; watermark not moved")
+        lines.append("  past interval      re-processed this window; capture position not moved")
     for p in summary.get("input_problems") or []:
         lines.append(
             f"  input problem      {p['problem']}: {p['field']} of {p['sku']} = {p['value']}"

@@ -46,7 +46,7 @@ def test_a_past_interval_reprocesses_its_changes_and_keeps_the_watermark(catalog
     )  # fmt: skip
     assert summary["changes"] == {"new": 1}
     assert summary["retagged"] == 1 and summary["window"]["past_interval"] is True
-    assert "watermark not moved" in runs.format_summary(summary)
+    assert "capture position not moved" in runs.format_summary(summary)
     assert catalog.sql("SELECT position, run_id FROM enrichment.capture_positions") == watermark
     assert catalog.sql(
         "SELECT value FROM enrichment.tags WHERE sku = 'D' AND attribute = 'material'"

@@ -59,3 +59,19 @@ def test_dag_has_owner_tags_retries_and_docs(path):
             assert t.owner and t.owner != "airflow", f"{dag.dag_id}.{t.task_id} has no owner"
             assert t.retries >= 1, f"{dag.dag_id}.{t.task_id} has no retries"
             assert t.retry_exponential_backoff, f"{dag.dag_id}.{t.task_id}: no backoff"
+
+
+@pytest.mark.parametrize("path", DAGS, ids=lambda p: p.stem)
+def test_only_fields_that_always_hold_a_value_are_marked_required(path):
+    """Airflow's form marks a field required unless its type includes "null": a switch
+    or an optional field marked so blocks the selections that leave it empty."""
+    for dag in _dags_from(path):
+        for name, param in dag.params.items():
+            kind = param.schema.get("type")
+            kinds = kind if isinstance(kind, list) else [kind]
+            if kind is None or "null" in kinds:
+                continue
+            assert "boolean" not in kinds, f"{dag.dag_id}: switch {name!r} shows as required"
+            assert param.value not in (None, "", []), (
+                f"{dag.dag_id}: {name!r} shows as required with no default"
+            )

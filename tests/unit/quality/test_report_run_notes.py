@@ -22,7 +22,7 @@ def test_a_run_that_processed_nothing_says_so():
 def test_a_past_interval_and_a_reversed_window_are_explained():
     past = run_notes({"lower": "2026-11-25T00:00", "upper": "2026-11-26T00:00",
                       "summary": {"processed": 3, "window": {"past_interval": True}}})  # fmt: skip
-    assert past[0].startswith("Past interval") and "watermark was not moved" in past[0]
+    assert past[0].startswith("Past interval") and "capture position was not moved" in past[0]
     reversed_ = run_notes({"lower": "2026-12-01T07:55", "upper": "2026-11-25T00:00",
                            "summary": {"processed": 0}})  # fmt: skip
     assert reversed_[0].startswith("Empty window") and "catalog_backfill" in reversed_[0]

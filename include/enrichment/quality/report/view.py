@@ -36,7 +36,7 @@ def run_notes(run: dict) -> list[str]:
     if (summary.get("window") or {}).get("past_interval"):
         notes.append(
             f"Past interval: this run re-processed what changed between {lower} and {upper}; "
-            "the watermark was not moved."
+            "the capture position was not moved."
         )
     if lower and upper and lower > upper:
         notes.append(
