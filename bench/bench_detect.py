@@ -21,10 +21,8 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -148,76 +146,63 @@ def folder_bytes(path: str) -> int:
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
 
 
+def first_and_daily(settings, products: int, daily_fraction: float) -> tuple[dict, dict]:
+    """Seed, detect everything (first run), commit, change a day's share, detect again."""
+    url = settings.database_url
+    started = time.perf_counter()
+    seed(url, products)
+    seeded = time.perf_counter() - started
+    run, seconds, peak = detect(settings, "bench-first")
+    first = {
+        "products": products,
+        "seed_seconds": round(seeded, 1),
+        "seconds": round(seconds, 2),
+        "products_per_s": round(products / seconds),
+        "shards": run["shards"],
+        "process_peak_rss_mb": round(peak / 2**20),
+        "manifest_mb": round(folder_bytes(settings.shard_store) / 2**20, 1),
+    }
+    commit_without_processing(settings, run)
+    expected = mutate(url, daily_fraction)
+    run, seconds, peak = detect(settings, "bench-daily")
+    found = dict(run["counts"])
+    daily = {
+        "changed": sum(expected.values()),
+        "seconds": round(seconds, 2),
+        "process_peak_rss_mb": round(peak / 2**20),
+        "expected": expected,
+        "detected": found,
+        "exact": (
+            found.get("metadata_only") == expected["metadata_only"]
+            and found.get("text_changed") == expected["text_changed"]
+            and found.get("image_changed") == expected["image_changed"]
+            and found.get("deleted") == expected["deleted_soft"] + expected["deleted_hard"]
+        ),
+    }
+    return first, daily
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=200_000)
     parser.add_argument("--daily-fraction", type=float, default=0.05)
     args = parser.parse_args()
+    from scratch import scratch_database
 
-    tmp = tempfile.mkdtemp(prefix="bench-detect-")
-    os.chmod(tmp, 0o755)  # the embedded server may run as its own system user
-    os.environ.setdefault("ENRICHMENT_DATA_DIR", os.path.join(tmp, "data"))
-    os.environ["ENRICHMENT_SHARD_STORE"] = os.path.join(tmp, "shards")
     from enrichment.config import load_settings
-    from enrichment.db import connection as db
-    from enrichment.db import schema
 
-    name = f"bench_detect_{uuid.uuid4().hex[:8]}"
-    admin = db.server_url(load_settings())
-    db.ensure_database(admin, name)
-    os.environ["ENRICHMENT_DATABASE_URL"] = db.with_database(admin, name)
-    settings = load_settings()
-    url = settings.database_url
-    try:
-        schema.upgrade(url, settings.state_schema)
-        started = time.perf_counter()
-        seed(url, args.products)
-        seeded = time.perf_counter() - started
-
-        run, seconds, peak = detect(settings, "bench-first")
-        first = {
-            "products": args.products,
-            "seconds": round(seconds, 2),
-            "products_per_s": round(args.products / seconds),
-            "shards": run["shards"],
-            "process_peak_rss_mb": round(peak / 2**20),
-            "manifest_mb": round(folder_bytes(settings.shard_store) / 2**20, 1),
-        }
-        commit_without_processing(settings, run)
-
-        expected = mutate(url, args.daily_fraction)
-        run, seconds, peak = detect(settings, "bench-daily")
-        found = dict(run["counts"])
-        daily = {
-            "changed": sum(expected.values()),
-            "seconds": round(seconds, 2),
-            "process_peak_rss_mb": round(peak / 2**20),
-            "expected": expected,
-            "detected": found,
-            "exact": (
-                found.get("metadata_only") == expected["metadata_only"]
-                and found.get("text_changed") == expected["text_changed"]
-                and found.get("image_changed") == expected["image_changed"]
-                and found.get("deleted") == expected["deleted_soft"] + expected["deleted_hard"]
-            ),
-        }
-        pages = scan_pages(url, [1_000, 5_000, 20_000])
-        pages["5000_join_then_limit_first_20_pages"] = scan_join_then_limit(url, 5_000, 20)
-        print(
-            json.dumps(
-                {
-                    "seed_seconds": round(seeded, 1),
-                    "first_run": first,
-                    "daily_run": daily,
-                    "scan_rows_per_s_by_page_size": pages,
-                },
-                indent=1,
-            )
+    with tempfile.TemporaryDirectory(prefix="bench-detect-") as tmp:
+        os.environ["ENRICHMENT_SHARD_STORE"] = os.path.join(tmp, "shards")
+        with scratch_database("detect") as url:
+            first, daily = first_and_daily(load_settings(), args.products, args.daily_fraction)
+            pages = scan_pages(url, [1_000, 5_000, 20_000])
+            pages["5000_join_then_limit_first_20_pages"] = scan_join_then_limit(url, 5_000, 20)
+    print(
+        json.dumps(
+            {"first_run": first, "daily_run": daily, "scan_rows_per_s_by_page_size": pages},
+            indent=1,
         )
-    finally:
-        with db.connect(admin, autocommit=True) as conn, conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        shutil.rmtree(tmp, ignore_errors=True)
+    )
 
 
 if __name__ == "__main__":

@@ -22,11 +22,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -62,57 +60,46 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
 
-    tmp = tempfile.mkdtemp(prefix="bench-incremental-")
-    os.chmod(tmp, 0o755)  # the embedded server may run as its own system user
-    os.environ.setdefault("ENRICHMENT_DATA_DIR", os.path.join(tmp, "data"))
-    os.environ["ENRICHMENT_SHARD_STORE"] = os.path.join(tmp, "shards")
-    os.environ["ENRICHMENT_IMAGE_ROOT"] = os.path.join(tmp, "images")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.pop("ENRICHMENT_CLIP_MODEL", None)
+    from scratch import scratch_database
+
     from enrichment.cdc import install as cdc
     from enrichment.config import load_settings
     from enrichment.db import connection as db
-    from enrichment.db import schema
     from enrichment.demo import catalog as demo_catalog
 
-    name = f"bench_incr_{uuid.uuid4().hex[:8]}"
-    admin = db.server_url(load_settings())
-    db.ensure_database(admin, name)
-    os.environ["ENRICHMENT_DATABASE_URL"] = db.with_database(admin, name)
-    settings = load_settings()
-    try:
-        schema.upgrade(settings.database_url, settings.state_schema)
-        with db.connect(settings.database_url) as conn:
-            demo_catalog.seed(
-                conn, products=args.products, image_root=settings.image_root, workers=2
-            )
-            conn.commit()
-        cdc.install(settings)
-        full = timed_run(settings, "full")
-        share = args.changed_percent / 100 / sum(demo_catalog.DEFAULT_RATES.values())
-        rates = {k: v * share for k, v in demo_catalog.DEFAULT_RATES.items()}
-        with db.connect(settings.database_url) as conn:
-            day = demo_catalog.mutate(
-                conn, image_root=settings.image_root, seed=args.seed, rates=rates
-            )
-        incremental = timed_run(settings, "day1")
-        print(json.dumps({"full": full, "incremental": incremental}), file=sys.stderr)
-        print(
-            json.dumps(
-                {
-                    "products": args.products,
-                    "changed": sum(day["counts"].values()),
-                    "full_seconds": full["seconds"],
-                    "incremental_seconds": incremental["seconds"],
-                }
-            )
+    with tempfile.TemporaryDirectory(prefix="bench-incremental-") as tmp:
+        os.chmod(tmp, 0o755)  # the embedded server may run as its own system user
+        os.environ["ENRICHMENT_SHARD_STORE"] = os.path.join(tmp, "shards")
+        os.environ["ENRICHMENT_IMAGE_ROOT"] = os.path.join(tmp, "images")
+        with scratch_database("incremental") as url:
+            settings = load_settings()
+            with db.connect(url) as conn:
+                demo_catalog.seed(
+                    conn, products=args.products, image_root=settings.image_root, workers=2
+                )
+                conn.commit()
+            cdc.install(settings)
+            full = timed_run(settings, "full")
+            share = args.changed_percent / 100 / sum(demo_catalog.DEFAULT_RATES.values())
+            rates = {k: v * share for k, v in demo_catalog.DEFAULT_RATES.items()}
+            with db.connect(url) as conn:
+                day = demo_catalog.mutate(
+                    conn, image_root=settings.image_root, seed=args.seed, rates=rates
+                )
+            incremental = timed_run(settings, "day1")
+    print(json.dumps({"full": full, "incremental": incremental}), file=sys.stderr)
+    print(
+        json.dumps(
+            {
+                "products": args.products,
+                "changed": sum(day["counts"].values()),
+                "full_seconds": full["seconds"],
+                "incremental_seconds": incremental["seconds"],
+            }
         )
-    finally:
-        with db.connect(admin, autocommit=True) as conn, conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not os.environ.get("BENCH_KEEP_SERVER"):
-            db.stop_embedded(settings)
-        shutil.rmtree(tmp, ignore_errors=True)
+    )
 
 
 if __name__ == "__main__":

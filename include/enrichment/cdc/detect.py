@@ -41,8 +41,12 @@ CHANGE_CLASSES = (
 PAGE_SIZE = 5_000
 
 
+# one encoder for every digest: json.dumps with options builds a new one per call
+_DIGEST_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
+
+
 def _digest(value: object) -> str:
-    payload = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    payload = _DIGEST_ENCODER.encode(value)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
 
 
@@ -130,7 +134,7 @@ class ChangeItem:
 
     def to_json(self) -> dict:
         """The manifest line (a shallow dict: ``product`` is already JSON-ready)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in _ITEM_FIELDS}
 
     @classmethod
     def from_json(cls, data: dict) -> ChangeItem:
@@ -326,3 +330,6 @@ def load_state(conn, state_schema: str, skus: list[str]) -> dict[str, dict]:
             r[0]: {"active": r[1], "text_hash": r[2], "image_hash": r[3], "meta_hash": r[4]}
             for r in cur.fetchall()
         }
+
+
+_ITEM_FIELDS = tuple(f.name for f in fields(ChangeItem))

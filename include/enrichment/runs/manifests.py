@@ -35,6 +35,13 @@ def _copy_field(value: object) -> str:
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
+def _manifest_line(item: ChangeItem) -> str:
+    """The item as a manifest line; its shard is the manifest's own (not repeated)."""
+    data = item.to_json()
+    del data["shard"]
+    return json.dumps(data, ensure_ascii=False, default=str) + "\n"
+
+
 class ManifestWriter:
     """Number, spool and record the items of one run; :meth:`close` returns the shards."""
 
@@ -75,9 +82,7 @@ class ManifestWriter:
         if not self._chunk:
             return
         chunk = self._chunk[0].shard
-        lines = "".join(
-            json.dumps(i.to_json(), ensure_ascii=False, default=str) + "\n" for i in self._chunk
-        )
+        lines = "".join(_manifest_line(i) for i in self._chunk)
         with (self._spool / f"{chunk:06d}.jsonl").open("a", encoding="utf-8") as spool:
             spool.write(lines)  # a chunk flushed early (add_new) is completed later
         rows = io.StringIO()
@@ -108,11 +113,6 @@ class ManifestWriter:
                 text = "".join(
                     (self._spool / f"{c:06d}.jsonl").read_text(encoding="utf-8") for c in parts
                 )
-                if per_shard > 1:  # the manifest lines carry the final shard number
-                    text = "".join(
-                        json.dumps({**json.loads(line), "shard": shard}, ensure_ascii=False) + "\n"
-                        for line in text.splitlines()
-                    )
                 self.store.put_manifest_text(self.run_id, shard, text)
             return shards
         finally:
