@@ -41,6 +41,20 @@ def _hook_connection(role: str, conn_id: str):
     return OpenAIHook(conn_id=conn_id).get_connection(conn_id)
 
 
+def connection_fields(conn) -> ConnectionFields:
+    """An Airflow connection's fields as the library takes them."""
+    return ConnectionFields(
+        conn.conn_id,
+        conn.conn_type,
+        host=conn.host,
+        login=conn.login,
+        password=conn.password,
+        port=conn.port,
+        schema=conn.schema,
+        extra=conn.extra_dejson or {},
+    )
+
+
 def _fields(role: str, conn) -> ConnectionFields:
     extra = conn.extra_dejson or {}
     if role == "openai":  # the hook's own rules: extra openai_client_kwargs win over fields
@@ -56,16 +70,7 @@ def _fields(role: str, conn) -> ConnectionFields:
             host=kwargs.get("base_url") or conn.host,
             password=kwargs.get("api_key") or conn.password,
         )
-    return ConnectionFields(
-        conn.conn_id,
-        conn.conn_type,
-        host=conn.host,
-        login=conn.login,
-        password=conn.password,
-        port=conn.port,
-        schema=conn.schema,
-        extra=extra,
-    )
+    return connection_fields(conn)
 
 
 def connection_settings(

@@ -53,7 +53,7 @@ def connection_secrets(settings: k8s.PodSettings) -> dict[str, dict[str, str]]:
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
 
-    from enrichment_airflow.connections import connection_settings
+    from enrichment_airflow.connections import connection_fields, connection_settings
 
     roles = connection_settings(pods=True)
     out: dict[str, dict[str, str]] = {}
@@ -68,16 +68,7 @@ def connection_secrets(settings: k8s.PodSettings) -> dict[str, dict[str, str]]:
         if conn_id in roles:
             out[conn_id] = roles[conn_id]
             continue
-        out[conn_id] = k8s.connection_env(
-            conn_id,
-            conn.conn_type,
-            host=conn.host,
-            login=conn.login,
-            password=conn.password,
-            port=conn.port,
-            schema=conn.schema,
-            extra=conn.extra_dejson,
-        )
+        out[conn_id] = k8s.connection_env(connection_fields(conn))
     if not any("ENRICHMENT_DATABASE_URL" in env for env in out.values()):
         raise ConfigError(
             f"no connection in {k8s.PREFIX}CONNECTIONS gives the pods "

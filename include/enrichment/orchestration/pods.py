@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from enrichment.config import ConfigError
 from enrichment.config.pods import (
@@ -107,29 +106,20 @@ def secret_name(conn_id: str) -> str:
     return name[:253]
 
 
-def connection_env(
-    conn_id: str,
-    conn_type: str | None,
-    *,
-    host: str | None = None,
-    login: str | None = None,
-    password: str | None = None,
-    port: int | None = None,
-    schema: str | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> dict[str, str]:
+def connection_env(conn: ConnectionFields) -> dict[str, str]:
     """The environment variables an Airflow connection gives the shard worker.
 
     ``postgres``: ``ENRICHMENT_DATABASE_URL``; ``aws``: the standard ``AWS_*`` variables
     and ``ENRICHMENT_S3_ENDPOINT_URL`` (extra ``endpoint_url``). Any connection may add
     variables with its extra ``pod_env`` object.
     """
-    extra = dict(extra or {})
+    conn_id, conn_type = conn.conn_id, conn.conn_type
+    login, password = conn.login, conn.password
+    extra = dict(conn.extra or {})
     env: dict[str, str] = {}
     kind = (conn_type or "").lower()
     if kind in ("postgres", "postgresql"):
-        fields = ConnectionFields(conn_id, conn_type, host, login, password, port, schema, extra)
-        env["ENRICHMENT_DATABASE_URL"] = postgres_url(fields)
+        env["ENRICHMENT_DATABASE_URL"] = postgres_url(conn)
     elif kind == "aws":
         pairs = {
             "AWS_ACCESS_KEY_ID": login,

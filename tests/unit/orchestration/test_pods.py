@@ -17,6 +17,7 @@ import pytest
 from enrichment.config import ConfigError
 from enrichment.orchestration import pods as k8s
 from enrichment.orchestration import tasks as airflow_tasks
+from enrichment.orchestration.connections import ConnectionFields
 
 pytestmark = pytest.mark.unit
 
@@ -264,7 +265,9 @@ def test_connections_become_pod_environment_and_secrets(monkeypatch):
     assert manifest["metadata"]["name"] == "enrichment-s3"
     assert manifest["stringData"]["AWS_ACCESS_KEY_ID"] == "AKIA123"
 
-    socket = k8s.connection_env("db", "postgres", host="/run/pg", login="postgres", schema="x")
+    socket = k8s.connection_env(
+        ConnectionFields("db", "postgres", host="/run/pg", login="postgres", schema="x")
+    )
     assert socket == {"ENRICHMENT_DATABASE_URL": "postgresql://postgres@/x?host=%2Frun%2Fpg"}
 
     with pytest.raises(ConfigError, match="'enrichment_gpu' does not exist"):
