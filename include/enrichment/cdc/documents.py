@@ -109,13 +109,18 @@ def scan_documents(
     params: list | None = None,
     page_size: int = PAGE_SIZE,
 ) -> Iterator[ProductSnapshot]:
-    """Every document (optionally filtered on ``d.<column>``), in key-ordered keyset pages."""
+    """Every document (optionally filtered on ``d.<column>``), in key-ordered keyset pages.
+
+    Documents sharing a key are never split across pages: a full page ends before its
+    last key, which the next page starts with (a page holding one key only reads that
+    key's documents whole).
+    """
     select, key = _select(conn, mapping), f"d.{mapping.key}::text"
-    after = None
+    after, inclusive = None, False
     while True:
         clauses, values = list(where or []), list(params or [])
         if after is not None:
-            clauses.append(f"{key} > %s")
+            clauses.append(f"{key} {'>=' if inclusive else '>'} %s")
             values.append(after)
         cond = " AND ".join(clauses) or "true"
         with conn.cursor() as cur:
@@ -124,11 +129,20 @@ def scan_documents(
                 [*values, page_size],
             )
             rows = cur.fetchall()
-        for row in rows:
-            yield _snapshot(row)
         if len(rows) < page_size:
+            yield from (_snapshot(row) for row in rows)
             return
-        after = rows[-1][0]
+        last = rows[-1][0]
+        head = [row for row in rows if row[0] != last]
+        if not head:  # one key fills the page: read all of its documents at once
+            with conn.cursor() as cur:
+                cur.execute(
+                    f"SELECT {select} FROM ({mapping.document}) d WHERE {cond} AND {key} = %s",
+                    [*values, last],
+                )
+                head = cur.fetchall()
+        yield from (_snapshot(row) for row in head)
+        after, inclusive = last, head[-1][0] != last
 
 
 def key_states(conn, mapping: SourceMapping) -> dict[str, bool]:
