@@ -29,7 +29,7 @@ class AirflowSettings:
     conn_platform_db: str = setting(
         "ENRICHMENT_AIRFLOW_CONN_PLATFORM_DB",
         "text",
-        "enrichment_db",
+        "enrichment_platform_db",
         "Airflow connection (postgres) of the platform database, used when it exists "
         "(none: never; the same for every role below)",
     )

@@ -38,7 +38,7 @@ def test_incremental_run_uses_the_platform_database_connection(
     cat.add("A", "Red cotton tee", "red")
     cat.add("B", "Blue summer dress", "blue", category="Dresses")
     url = platform_db.database_url
-    monkeypatch.setenv("AIRFLOW_CONN_ENRICHMENT_DB", _as_connection(url))
+    monkeypatch.setenv("AIRFLOW_CONN_ENRICHMENT_PLATFORM_DB", _as_connection(url))
     wrong = urlparse(url)._replace(path="/no_such_database").geturl()
     monkeypatch.setenv("ENRICHMENT_DATABASE_URL", wrong)
 

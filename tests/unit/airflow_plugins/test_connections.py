@@ -24,7 +24,7 @@ def test_existing_connections_win_for_the_step_and_are_undone_after(monkeypatch)
 
     monkeypatch.setenv("ENRICHMENT_DATABASE_URL", "postgresql://env@elsewhere/env")
     monkeypatch.delenv("ENRICHMENT_OPENAI_API_KEY", raising=False)
-    _conn(monkeypatch, "enrichment_db", PG)
+    _conn(monkeypatch, "enrichment_platform_db", PG)
     _conn(monkeypatch, "enrichment_source_db", {**PG, "host": "shop-replica", "schema": "shop"})
     _conn(
         monkeypatch,
@@ -50,7 +50,7 @@ def test_no_connection_leaves_the_environment_alone(monkeypatch):
     from enrichment_airflow.failfast import call
 
     monkeypatch.setenv("ENRICHMENT_DATABASE_URL", "postgresql://env@here/env")
-    for role in ("DB", "SOURCE_DB", "ES", "PINECONE", "OPENAI"):
+    for role in ("PLATFORM_DB", "SOURCE_DB", "ES", "PINECONE", "OPENAI"):
         monkeypatch.delenv(f"AIRFLOW_CONN_ENRICHMENT_{role}", raising=False)
     assert call(lambda: load_settings().database_url) == "postgresql://env@here/env"
 
@@ -58,7 +58,7 @@ def test_no_connection_leaves_the_environment_alone(monkeypatch):
 def test_a_role_switched_off_or_renamed(monkeypatch):
     from enrichment_airflow.connections import connection_settings
 
-    _conn(monkeypatch, "enrichment_db", PG)
+    _conn(monkeypatch, "enrichment_platform_db", PG)
     _conn(monkeypatch, "shop_es", {"conn_type": "elasticsearch", "host": "es", "port": 9200})
     monkeypatch.setenv("ENRICHMENT_AIRFLOW_CONN_PLATFORM_DB", "none")
     monkeypatch.setenv("ENRICHMENT_AIRFLOW_CONN_ELASTICSEARCH", "shop_es")
@@ -82,13 +82,13 @@ def test_pods_get_the_role_settings_of_listed_connections_but_never_the_shop_dat
     from enrichment_airflow.connections import connection_settings
     from enrichment_airflow.k8s_shards import connection_secrets
 
-    _conn(monkeypatch, "enrichment_db", PG)
+    _conn(monkeypatch, "enrichment_platform_db", PG)
     _conn(monkeypatch, "enrichment_source_db", {**PG, "schema": "shop"})
     _conn(monkeypatch, "enrichment_es", {"conn_type": "elasticsearch", "host": "http://es:9200"})
     assert "enrichment_source_db" not in connection_settings(pods=True)
-    monkeypatch.setenv("ENRICHMENT_K8S_CONNECTIONS", "enrichment_db,enrichment_es")
+    monkeypatch.setenv("ENRICHMENT_K8S_CONNECTIONS", "enrichment_platform_db,enrichment_es")
     settings = k8s.PodSettings.load(os.environ)
     assert connection_secrets(settings) == {
-        "enrichment_db": {"ENRICHMENT_DATABASE_URL": "postgresql://u:pw@db.shop/p"},
+        "enrichment_platform_db": {"ENRICHMENT_DATABASE_URL": "postgresql://u:pw@db.shop/p"},
         "enrichment_es": {"ENRICHMENT_ES_URL": "http://es:9200"},
     }

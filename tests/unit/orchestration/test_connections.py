@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from enrichment.config import ConfigError
@@ -89,3 +91,18 @@ def test_wrong_type_and_missing_fields_name_the_connection():
 def test_secrets_stay_out_of_the_repr():
     conn = ConnectionFields("c", "postgres", password="hunter2", extra={"api_key": "k9"})
     assert "hunter2" not in repr(conn) and "k9" not in repr(conn)
+
+
+def test_the_local_settings_file_never_redirects_the_tasks(monkeypatch):
+    """`airflow_settings.yaml` (imported by `make airflow` and the demo) defines the pods'
+    throwaway connections; none of them may be a role connection, or every task of the
+    local Airflow would read its database from a server that is not there."""
+    from enrichment.config.airflow import AirflowSettings
+    from enrichment.orchestration.local_airflow import settings_documents
+    from tests.paths import ROOT
+
+    for name in [n for n in os.environ if n.startswith("ENRICHMENT_AIRFLOW_")]:
+        monkeypatch.delenv(name)
+    local = set(settings_documents(ROOT / "airflow_settings.yaml")["connections"])
+    roles = AirflowSettings.from_env().connection_ids()
+    assert local and not local & set(roles.values()), (local, roles)
