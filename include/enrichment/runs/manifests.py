@@ -64,6 +64,8 @@ class ManifestWriter:
 
     def add_new(self, items: list[ChangeItem]) -> int:
         """Add the items whose SKU is not in the run yet (deletes found after the scan)."""
+        if not items:  # most runs: no flush of a partial chunk, no query
+            return 0
         self._flush()
         self.cur.execute(
             f"SELECT sku FROM {self.schema}.run_items WHERE run_id = %s AND sku = ANY(%s)",
