@@ -32,6 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 from PIL import Image
+from scipy.ndimage import label  # imported once, before tagging workers fork
 
 from enrichment.tagging.taxonomy import Taxonomy
 
@@ -46,10 +47,22 @@ _SECONDARY_MIN_SHARE = 0.12
 _REGION_PRIOR = {"upper": (0.38, 0.25), "lower": (0.60, 0.30), "full": (0.5, 0.6), None: (0.5, 0.6)}
 
 
+def _linearise(c: np.ndarray) -> np.ndarray:
+    """sRGB values scaled to 0-1 -> linear light (the sRGB transfer curve inverted)."""
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+# the curve at each of the 256 8-bit levels: photos index it instead of raising every
+# channel of every pixel to the power 2.4 (same float32 arithmetic, same values)
+_LINEAR_U8 = _linearise(np.arange(256, dtype=np.float32) / 255.0).astype(np.float32)
+
+
 def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """Convert sRGB values 0-255 (shape ``(..., 3)``) to CIELAB (D65), float32."""
-    c = np.asarray(rgb, dtype=np.float32) / 255.0
-    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    if isinstance(rgb, np.ndarray) and rgb.dtype == np.uint8:
+        lin = _LINEAR_U8[rgb]
+    else:
+        lin = _linearise(np.asarray(rgb, dtype=np.float32) / 255.0)
     m = np.array(
         [
             [0.4124564, 0.3575761, 0.1804375],
@@ -58,13 +71,15 @@ def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
         ],
         dtype=np.float32,
     )
-    xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
+    shape = lin.shape
+    # one (N, 3) x (3, 3) product (a batched matmul per image row is several times slower)
+    xyz = lin.reshape(-1, 3) @ m.T / np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
     f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
-    lab = np.stack(
-        [116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])],
-        axis=-1,
-    )
-    return lab.astype(np.float32)
+    lab = np.empty_like(f)
+    np.subtract(116 * f[:, 1], 16, out=lab[:, 0])
+    np.multiply(500, f[:, 0] - f[:, 1], out=lab[:, 1])
+    np.multiply(200, f[:, 1] - f[:, 2], out=lab[:, 2])
+    return lab.reshape(shape).astype(np.float32, copy=False)
 
 
 _OKLAB_M1 = np.array(
@@ -174,11 +189,35 @@ def colour_statistics(lab: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return out
 
 
+def _squared_distances(planes: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Squared distance of each point to each centre, shape ``(k, N)``.
+
+    ``planes`` holds the points channel by channel (3, N): three contiguous passes
+    instead of a reduction over a length-3 axis (same float32 sums, in the same order).
+    """
+    d = (planes[0][None] - centres[:, 0, None]) ** 2
+    d += (planes[1][None] - centres[:, 1, None]) ** 2
+    d += (planes[2][None] - centres[:, 2, None]) ** 2
+    return d
+
+
+def _nearest(planes: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Index of the nearest centre for each point (the first on a tie, as ``argmin``)."""
+    d = _squared_distances(planes, centres)
+    best, labels = d[0].copy(), np.zeros(d.shape[1], dtype=np.int64)
+    for j in range(1, len(d)):  # k contiguous passes: argmin over axis 0 strides
+        closer = d[j] < best
+        labels[closer] = j
+        np.minimum(best, d[j], out=best)
+    return labels
+
+
 def _kmeans(points: np.ndarray, k: int, iters: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Tiny deterministic k-means (farthest-point init); returns centres and labels."""
+    planes = np.ascontiguousarray(points.T)
     centres = [np.median(points, axis=0)]
     for _ in range(1, k):
-        d = np.min(((points[:, None, :] - np.asarray(centres)[None]) ** 2).sum(-1), axis=1)
+        d = _squared_distances(planes, np.asarray(centres, dtype=np.float32)).min(axis=0)
         if d.max() < 4.0:
             break
         centres.append(points[int(d.argmax())])
@@ -186,14 +225,15 @@ def _kmeans(points: np.ndarray, k: int, iters: int = 8) -> tuple[np.ndarray, np.
     labels = np.zeros(len(points), dtype=np.int64)
     previous = None
     for _ in range(iters):
-        labels = ((points[:, None, :] - c[None]) ** 2).sum(-1).argmin(1)
+        labels = _nearest(planes, c)
         if previous is not None and np.array_equal(labels, previous):
             break  # converged: further rounds would recompute the same centres
         previous = labels
-        for j in range(len(c)):
-            members = points[labels == j]
-            if len(members):
-                c[j] = members.mean(0)
+        counts = np.bincount(labels, minlength=len(c))
+        used = counts > 0  # an empty cluster keeps its centre
+        for axis in range(3):  # cluster means: one weighted count per channel
+            sums = np.bincount(labels, weights=planes[axis], minlength=len(c))
+            c[used, axis] = sums[used] / counts[used]
     return c, labels
 
 
@@ -224,11 +264,15 @@ _FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
 
 
 def _flood_from_border(candidate: np.ndarray, border: np.ndarray) -> np.ndarray:
-    """Pixels of ``candidate`` 4-connected to the border through ``candidate``
-    (morphological reconstruction in one call instead of growing a pixel per round)."""
-    from scipy.ndimage import binary_propagation
-
-    return binary_propagation(candidate & border, structure=_FOUR_CONNECTED, mask=candidate)
+    """Pixels of ``candidate`` 4-connected to the border through ``candidate``: the
+    connected regions of ``candidate`` that touch the border (one labelling pass)."""
+    regions, count = label(candidate, structure=_FOUR_CONNECTED)
+    if not count:
+        return np.zeros_like(candidate)
+    touching = np.zeros(count + 1, dtype=bool)
+    touching[regions[border]] = True
+    touching[0] = False  # label 0: not a candidate
+    return touching[regions]
 
 
 def foreground_mask(lab: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -238,7 +282,9 @@ def foreground_mask(lab: np.ndarray) -> tuple[np.ndarray, bool]:
     pts = lab[border]
     side = _border_sides(h, w)[border]
     centres, labels = _kmeans(pts, k=4)
-    background_like = np.zeros((h, w), dtype=bool)
+    planes = np.moveaxis(lab, -1, 0).reshape(3, -1)
+    per_side = np.bincount(side, minlength=4)
+    background_like = np.zeros(h * w, dtype=bool)
     for j, centre in enumerate(centres):
         in_mode = labels == j
         members = pts[in_mode]
@@ -246,12 +292,13 @@ def foreground_mask(lab: np.ndarray) -> tuple[np.ndarray, bool]:
             continue
         # a real background surrounds the product: it shows on at least two sides
         # (legs or a garment cut off at the bottom edge show on one side only)
-        sides_present = sum(in_mode[side == s].mean() >= 0.10 for s in range(4))
-        if sides_present < 2:
+        on_side = np.bincount(side[in_mode], minlength=4) / np.maximum(per_side, 1)
+        if int((on_side >= 0.10).sum()) < 2:
             continue
         spread = float(np.sqrt(((members - centre) ** 2).sum(-1)).mean())
         threshold = float(np.clip(8.0 + 2.0 * spread, 8.0, 24.0))
-        background_like |= np.sqrt(((lab - centre) ** 2).sum(-1)) < threshold
+        background_like |= np.sqrt(_squared_distances(planes, centre[None])[0]) < threshold
+    background_like = background_like.reshape(h, w)
     fg = ~_flood_from_border(background_like, border)
     # peel one pixel off the outline: edge pixels blend product and background
     core = fg.copy()
@@ -276,14 +323,18 @@ def skin_mask(lab: np.ndarray) -> np.ndarray:
     return (L > 20) & (L < 92) & (chroma > 9) & (chroma < 42) & (hue > 25) & (hue < 68) & (a > 5)
 
 
+@lru_cache(maxsize=64)
 def spatial_prior(h: int, w: int, region: str | None) -> np.ndarray:
-    """Soft weight map: centred horizontally, vertically where the garment sits."""
+    """Soft weight map: centred horizontally, vertically where the garment sits (cached
+    per shape and region, read-only)."""
     mu, sigma = _REGION_PRIOR.get(region, _REGION_PRIOR[None])
     y = (np.arange(h, dtype=np.float32) + 0.5) / h
     x = (np.arange(w, dtype=np.float32) + 0.5) / w
     gy = np.exp(-0.5 * ((y - mu) / sigma) ** 2)
     gx = np.exp(-0.5 * ((x - 0.5) / 0.3) ** 2)
-    return 0.2 + 0.8 * np.outer(gy, gx)
+    prior = 0.2 + 0.8 * np.outer(gy, gx)
+    prior.flags.writeable = False
+    return prior
 
 
 _OK_SC, _OK_SH = 0.19, 0.056  # CIE94's 0.048 and 0.014 per unit of CIELAB chroma, x4
@@ -405,7 +456,8 @@ class ColourNamer:
         lab = srgb_to_lab(rgb)
         h, w, _ = lab.shape
         fg, fallback = foreground_mask(lab)
-        skin = skin_mask(lab) & fg
+        skin = np.zeros_like(fg)
+        skin[fg] = skin_mask(lab[fg])  # judged on the foreground only: nothing else is used
         if fg.sum() and skin.sum() < 0.6 * fg.sum():
             fg = fg & ~skin
         weights = spatial_prior(h, w, region)[fg]

@@ -139,3 +139,36 @@ def test_downscaled_and_full_size_agree(namer):
     small = namer.analyse(img)
     assert small.primary == full.primary == "red"
     assert abs(small.shares["red"] - full.shares["red"]) < 0.05
+
+
+def test_lab_of_8bit_pixels_equals_the_float_conversion():
+    rgb = np.random.default_rng(3).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    assert np.array_equal(srgb_to_lab(rgb), srgb_to_lab(rgb.astype(np.float32)))
+
+
+def test_nearest_centre_matches_argmin_including_ties():
+    from enrichment.tagging.signals.colour import _nearest, _squared_distances
+
+    rng = np.random.default_rng(5)
+    points = rng.integers(0, 4, (500, 3)).astype(np.float32)  # many exact ties
+    centres = np.array([[1, 1, 1], [2, 2, 2], [1, 1, 1], [0, 3, 0]], dtype=np.float32)
+    planes = np.ascontiguousarray(points.T)
+    expected = ((points[:, None, :] - centres[None]) ** 2).sum(-1).argmin(1)
+    assert np.array_equal(_nearest(planes, centres), expected)
+    assert np.array_equal(_squared_distances(planes, centres).argmin(0), expected)
+
+
+def test_flood_keeps_only_regions_connected_to_the_border():
+    from scipy.ndimage import binary_propagation
+
+    from enrichment.tagging.signals.colour import _FOUR_CONNECTED, _border_mask, _flood_from_border
+
+    rng = np.random.default_rng(11)
+    border = _border_mask(60, 50)
+    for density in (0.0, 0.3, 0.55, 0.8, 1.0):
+        candidate = rng.random((60, 50)) < density
+        expected = binary_propagation(candidate & border, structure=_FOUR_CONNECTED, mask=candidate)
+        assert np.array_equal(_flood_from_border(candidate, border), expected)
+    ring = np.zeros((60, 50), dtype=bool)
+    ring[20:40, 20:30] = True  # an enclosed region of background colour stays foreground
+    assert not _flood_from_border(ring, border).any()
