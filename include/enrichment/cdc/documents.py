@@ -56,29 +56,41 @@ def _select(conn, mapping: SourceMapping) -> str:
 
 
 def _snapshot(row: tuple) -> ProductSnapshot:
-    values = dict(zip(_ORDER, row, strict=True))
-    images = list(values["images"] or [])
-    versions = [str(v) for v in (values["image_versions"] or [])]
+    (
+        sku,
+        product_id,
+        active,
+        title,
+        description,
+        brand,
+        category,
+        price,
+        currency,
+        stock,
+        language,
+        images,
+        versions,
+        updated_at,
+    ) = row  # fmt: skip  (the order of _ORDER)
+    images = [str(i) for i in images or ()]
+    versions = [str(v) for v in versions or ()]
     if len(versions) != len(images):
-        raise MappingError(
-            f"document {values['sku']!r}: images and image_versions differ in length"
-        )
-    price = values["price"]
+        raise MappingError(f"document {sku!r}: images and image_versions differ in length")
     return ProductSnapshot(
-        sku=values["sku"],
-        product_id=values["product_id"],
-        active=bool(values["active"]),
-        title=values["title"] or "",
-        description=values["description"] or "",
-        brand=values["brand"],
-        category=values["category"],
+        sku=sku,
+        product_id=product_id,
+        active=bool(active),
+        title=title or "",
+        description=description or "",
+        brand=brand,
+        category=category,
         price=float(price) if isinstance(price, Decimal) else price,
-        currency=values["currency"],
-        stock=values["stock"],
-        language=values["language"],
-        images=[str(i) for i in images],
+        currency=currency,
+        stock=stock,
+        language=language,
+        images=images,
         image_versions=versions,
-        source_updated_at=values["updated_at"],
+        source_updated_at=updated_at,
     )
 
 

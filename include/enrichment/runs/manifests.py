@@ -35,11 +35,23 @@ def _copy_field(value: object) -> str:
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
+def _copy_row(run_id: str, item: ChangeItem) -> str:
+    """The item's ``run_items`` row (``_COLUMNS``) as one COPY text line."""
+    values = (
+        run_id, item.sku, item.product_id, item.change_class, item.shard, item.active,
+        item.text_hash, item.image_hash, item.meta_hash, item.source_updated_at,
+    )  # fmt: skip
+    return "\t".join([_copy_field(v) for v in values]) + "\n"
+
+
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)  # one for every line
+
+
 def _manifest_line(item: ChangeItem) -> str:
     """The item as a manifest line; its shard is the manifest's own (not repeated)."""
     data = item.to_json()
     del data["shard"]
-    return json.dumps(data, ensure_ascii=False, default=str) + "\n"
+    return _LINE_ENCODER.encode(data) + "\n"
 
 
 class ManifestWriter:
@@ -84,17 +96,10 @@ class ManifestWriter:
         if not self._chunk:
             return
         chunk = self._chunk[0].shard
-        lines = "".join(_manifest_line(i) for i in self._chunk)
+        lines = "".join([_manifest_line(i) for i in self._chunk])
         with (self._spool / f"{chunk:06d}.jsonl").open("a", encoding="utf-8") as spool:
             spool.write(lines)  # a chunk flushed early (add_new) is completed later
-        rows = io.StringIO()
-        for i in self._chunk:
-            values = (
-                self.run_id, i.sku, i.product_id, i.change_class, i.shard, i.active,
-                i.text_hash, i.image_hash, i.meta_hash, i.source_updated_at,
-            )  # fmt: skip
-            rows.write("\t".join(_copy_field(v) for v in values) + "\n")
-        rows.seek(0)
+        rows = io.StringIO("".join([_copy_row(self.run_id, i) for i in self._chunk]))
         self.cur.copy_expert(f"COPY {self.schema}.run_items ({_COLUMNS}) FROM STDIN", rows)
         self._chunk = []
 
