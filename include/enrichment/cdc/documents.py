@@ -157,8 +157,13 @@ def scan_documents(
         after, inclusive = last, head[-1][0] != last
 
 
-def key_states(conn, mapping: SourceMapping) -> dict[str, bool]:
-    """Every document's key -> ``active``: the source as the mapping sees it."""
+def key_states(conn, mapping: SourceMapping, keys: Iterable[str] | None = None) -> dict[str, bool]:
+    """Every document's key -> ``active`` (or only those of ``keys``): the source as the
+    mapping sees it."""
+    sql = f"SELECT d.{mapping.key}::text, d.active FROM ({mapping.document}) d"
     with conn.cursor() as cur:
-        cur.execute(f"SELECT d.{mapping.key}::text, d.active FROM ({mapping.document}) d")
+        if keys is None:
+            cur.execute(sql)
+        else:
+            cur.execute(f"{sql} WHERE d.{mapping.key}::text = ANY(%s)", (sorted(set(keys)),))
         return {k: bool(a) for k, a in cur.fetchall()}

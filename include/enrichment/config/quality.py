@@ -104,6 +104,14 @@ THRESHOLDS = (
         low=0,
     ),
     _threshold(
+        "SOURCE_SAMPLE",
+        "source_sample",
+        "int",
+        "SKUs sampled from the source for the freshness and orphan checks beyond the run's own "
+        "changes, on catalogues larger than this (0: every document, every run)",
+        low=0,
+    ),
+    _threshold(
         "MIN_POPULATION",
         "min_population",
         "int",

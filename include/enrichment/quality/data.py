@@ -3,6 +3,9 @@
 * freshness: SKUs of the source (as its mapping reads it) changed up to the run's upper
   bound whose content the platform has not processed (judged by the content hashes of
   :mod:`enrichment.cdc.detect`, so a row touched without a real change is fresh);
+* judged keys: on a catalogue larger than ``source_sample``, freshness and orphans read
+  the run's own SKUs and a random sample of the source's and the platform's, not every
+  document (:func:`judged_keys`);
 * store counts: SKUs held by the configured tag and vector stores, through their
   backends (a backend with ``count_skus()`` is asked; the PostgreSQL and pgvector stores
   are counted in their tables), and by every tag sink (``ENRICHMENT_TAG_SINKS``)
@@ -13,8 +16,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from enrichment.cdc import detect as changes
 from enrichment.cdc import documents, refresh, source
+from enrichment.cdc.capture.keys import keys_from
 from enrichment.config import Settings
 from enrichment.config.tags import TagSettings
 from enrichment.config.vectors import VectorSettings
@@ -51,6 +57,59 @@ def vector_indexes(cur, s: str, kinds: tuple[str, ...]) -> tuple[dict[str, str |
     return active, [n for n, _, _ in rows]
 
 
+# ---------------------------------------------------------------------- judged keys
+@dataclass(frozen=True)
+class JudgedKeys:
+    """The SKUs freshness and orphans read on a large catalogue, and where they came from."""
+
+    keys: frozenset[str]
+    run_skus: int  # the run's own change set
+    sample: int  # SKUs drawn at random from the source and from the platform's active ones
+    documents: int  # keys of the source's root table
+
+    def note(self) -> str:
+        return (
+            f"Freshness and orphans judged on {len(self.keys):,} SKUs: the run's "
+            f"{self.run_skus:,} changed SKUs and a random sample of {self.sample:,} of the "
+            f"source's {self.documents:,} (and of the platform's active ones), not every "
+            "document (ENRICHMENT_QUALITY_SOURCE_SAMPLE=0 reads them all)."
+        )
+
+
+def judged_keys(conn, settings: Settings, run_id: str | None, sample: int) -> JudgedKeys | None:
+    """The SKUs to judge freshness and orphans on, or None for every document (sampling
+    off, or a catalogue no larger than ``sample``).
+
+    The sample costs one pass over the key column of the mapping's root table in the
+    shop's database; the documents are then read by key, like a day's changes.
+    """
+    if sample <= 0:
+        return None
+    mapping = source.mapping_for(settings)
+    root = mapping.tables[0]
+    with source.source_connection(settings) as src, src.cursor() as cur:
+        cur.execute(
+            f"SELECT key, count(*) OVER () FROM ({keys_from(root, root.name)}) AS all_keys(key) "
+            "ORDER BY random() LIMIT %s",
+            (sample,),
+        )
+        drawn = cur.fetchall()
+    total = drawn[0][1] if drawn else 0
+    if total <= sample:
+        return None
+    s = settings.state_schema
+    with conn.cursor() as cur:
+        cur.execute(
+            f"SELECT sku FROM {s}.product_state WHERE active ORDER BY random() LIMIT %s",
+            (sample,),
+        )
+        active = [r[0] for r in cur.fetchall()]
+        cur.execute(f"SELECT sku FROM {s}.run_items WHERE run_id = %s", (run_id,))
+        own = [r[0] for r in cur.fetchall()]
+    keys = frozenset(k for k, _ in drawn) | frozenset(active) | frozenset(own)
+    return JudgedKeys(keys, len(own), sample, int(total))
+
+
 # ------------------------------------------------------------------------ freshness
 def _stale(sku: str, change: str, ts) -> dict:
     return {
@@ -61,9 +120,11 @@ def _stale(sku: str, change: str, ts) -> dict:
     }
 
 
-def _freshness_candidates(conn, settings: Settings, upper) -> tuple[list[dict], set[str], int]:
+def _freshness_candidates(
+    conn, settings: Settings, upper, keys: frozenset[str] | None = None
+) -> tuple[list[dict], set[str], int]:
     """(stale rows of the source documents changed <= ``upper``, every SKU the source
-    holds, how many documents were judged).
+    holds, how many documents were judged); with ``keys``, only those SKUs' documents.
 
     Each document, as the mapping reads it, is classified against what the platform
     processed (the content hashes of :mod:`enrichment.cdc.detect`), so a change that
@@ -82,7 +143,12 @@ def _freshness_candidates(conn, settings: Settings, upper) -> tuple[list[dict], 
         batch.clear()
 
     with source.source_connection(settings) as src:
-        for snap in documents.scan_documents(src, source.mapping_for(settings)):
+        mapping = source.mapping_for(settings)
+        if keys is None:
+            docs = documents.scan_documents(src, mapping)
+        else:
+            docs = documents.read_documents(src, mapping, keys)
+        for snap in docs:
             seen.add(snap.sku)
             if snap.source_updated_at is not None and snap.source_updated_at > upper:
                 continue
@@ -94,32 +160,44 @@ def _freshness_candidates(conn, settings: Settings, upper) -> tuple[list[dict], 
     return rows, seen, population
 
 
-def freshness_rows(conn, settings: Settings, upper) -> tuple[list[dict], int]:
-    """(one row per stale SKU, count of source documents changed <= upper).
+def freshness_rows(
+    conn, settings: Settings, upper, keys: frozenset[str] | None = None
+) -> tuple[list[dict], int]:
+    """(one row per stale SKU, count of source documents changed <= upper), over every
+    document or only those of ``keys`` (:func:`judged_keys`).
 
     Documents are judged through the source mapping (:func:`_freshness_candidates`);
     SKUs active in the platform state with no document are stale deletes.
     """
-    rows, seen, population = _freshness_candidates(conn, settings, upper)
-    active = refresh.active_state_keys(conn, settings.state_schema)
+    rows, seen, population = _freshness_candidates(conn, settings, upper, keys)
+    active = refresh.active_state_keys(
+        conn, settings.state_schema, None if keys is None else set(keys)
+    )
     rows += [_stale(sku, "deleted", None) for sku in sorted(set(active) - seen)]
     rows.sort(key=lambda r: (r["fresh"], r["sku"]))
     return rows, int(population)
 
 
-def orphan_rows(conn, settings: Settings, vector_tables: list[str]):
-    """(kind, store, sku, state) of every store entry; state from the source documents."""
+def orphan_rows(
+    conn, settings: Settings, vector_tables: list[str], keys: frozenset[str] | None = None
+):
+    """(kind, store, sku, state) of every store entry (or those of ``keys``); state from
+    the source documents."""
     import pandas as pd
 
     s = settings.state_schema
     with source.source_connection(settings) as src:
-        states = documents.key_states(src, source.mapping_for(settings))
+        states = documents.key_states(src, source.mapping_for(settings), keys)
+    where = "" if keys is None else " WHERE sku = ANY(%(keys)s)"
     parts = [
-        f"SELECT DISTINCT 'tag_store', 'tags', sku FROM {s}.tags",
-        f"SELECT 'tag_store', 'product_docs', sku FROM {s}.product_docs",
-    ] + [f"SELECT 'vector_store', 'vec_{name}', sku FROM {s}.vec_{name}" for name in vector_tables]
+        f"SELECT DISTINCT 'tag_store', 'tags', sku FROM {s}.tags{where}",
+        f"SELECT 'tag_store', 'product_docs', sku FROM {s}.product_docs{where}",
+    ] + [
+        f"SELECT 'vector_store', 'vec_{name}', sku FROM {s}.vec_{name}{where}"
+        for name in vector_tables
+    ]
     with conn.cursor() as cur:
-        cur.execute(" UNION ALL ".join(parts))
+        cur.execute(" UNION ALL ".join(parts), {"keys": sorted(keys or ())})
         entries = cur.fetchall()
     rows = [
         (kind, store, sku, "active" if states.get(sku) else "unknown" if sku not in states

@@ -104,6 +104,7 @@ class Planner:
         self.order: list = []
         self.counts: dict[str, dict] = {}
         self.report: dict = {}
+        self.judged: qd.JudgedKeys | None = None  # None: freshness and orphans read every SKU
 
     def _add(
         self, asset: qc.AssetPlan | None, specs: list[qc.CheckSpec], skip: dict | None = None
@@ -142,6 +143,8 @@ class Planner:
             vector_indexes=indexes,
             thresholds=asdict(self.cfg),
         )
+        run_id = (self.run or {}).get("run_id")
+        self.judged = qd.judged_keys(self.conn, self.settings, run_id, self.cfg.source_sample)
         self._coverage()
         self._consistency(kinds, indexes, tables, expected)
         self._validity(tables)
@@ -186,12 +189,22 @@ class Planner:
                 qc.AssetPlan("vectors", query=sql.vectors_query(s, indexes, qd.no_image_hash())),
                 qc.vector_checks(list(kinds)),
             )
-        orphans = qd.orphan_rows(self.conn, self.settings, tables)  # against the source
+        keys = self.judged.keys if self.judged else None
+        orphans = qd.orphan_rows(self.conn, self.settings, tables, keys)  # against the source
         self._add(qc.AssetPlan("orphans", frame=orphans), qc.orphan_checks())
         counts, notes = qd.store_counts(self.cur, self.settings, self.url, indexes, expected)
         self.report["store_counts"] = counts
         self.report["calibration"] = self.calibration
         self.report["notes"] = [*notes, self.calibration["note"]]
+        self.report["source_sample"] = None
+        if self.judged:
+            self.report["source_sample"] = {
+                "judged": len(self.judged.keys),
+                "run_skus": self.judged.run_skus,
+                "sample": self.judged.sample,
+                "documents": self.judged.documents,
+            }
+            self.report["notes"].append(self.judged.note())
         if busy:
             self._skip(qc.store_count_checks(), why)
             self.report["notes"].append(f"Store consistency not judged: {why}.")
@@ -216,13 +229,15 @@ class Planner:
         if bound is None:
             self._skip(qc.freshness_checks(), "no committed incremental run to bound it")
             return
-        rows, population = qd.freshness_rows(self.conn, self.settings, bound)
+        keys = self.judged.keys if self.judged else None
+        rows, population = qd.freshness_rows(self.conn, self.settings, bound, keys)
         stale = [r for r in rows if not r["fresh"]]
         self.report["freshness"] = {
             "bound": bound.isoformat(),
             "population": population,
             "stale": len(stale),
             "samples": stale[:SAMPLES],
+            "source_sample": self.report.get("source_sample"),
         }
         frame = pd.DataFrame(rows, columns=["sku", "change", "updated_at", "fresh"])
         frame["fresh"] = frame["fresh"].astype(bool)

@@ -37,6 +37,7 @@ class QualityConfig:
     min_support: int = 20
     trend_runs: int = 14
     min_population: int = 20
+    source_sample: int = 20_000
 
     def coverage_threshold(self, attribute: str) -> float:
         """Minimum coverage of ``attribute`` (its own entry, else the default)."""
@@ -147,6 +148,9 @@ def load_quality_config(environ: dict[str, str] | None = None) -> QualityConfig:
         min_support=int(_positive(acc.get("min_support", 20), ENV_PREFIX + "MIN_SUPPORT", int)),
         min_population=int(
             _positive(data.get("min_population", 20), ENV_PREFIX + "MIN_POPULATION", int)
+        ),
+        source_sample=int(
+            _positive(data.get("source_sample", 20_000), ENV_PREFIX + "SOURCE_SAMPLE", int)
         ),
         trend_runs=max(
             2,

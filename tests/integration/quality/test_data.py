@@ -62,3 +62,35 @@ def test_expected_vector_counts_and_histograms(state):  # noqa: F811
     assert expected == {"active": 10, "text": 10, "image": 10}
     assert "category" in histograms and all(len(h) == 5 for h in histograms.values())
     assert sum(histograms["category"]) >= 10
+
+
+def test_a_small_catalogue_is_judged_whole(state):  # noqa: F811
+    with db.connect(state.url) as conn:
+        assert qd.judged_keys(conn, state.settings, "r2", 0) is None  # sampling off
+        assert qd.judged_keys(conn, state.settings, "r2", 10) is None  # 10 SKUs: all of them
+
+
+def test_judged_keys_are_the_runs_skus_and_random_samples(state):  # noqa: F811
+    with db.connect(state.url) as conn:
+        judged = qd.judged_keys(conn, state.settings, "r2", 3)
+        run_skus = {r[0] for r in state.sql("SELECT sku FROM enrichment.run_items "
+                                            "WHERE run_id = 'r2'")}  # fmt: skip
+    assert judged is not None and judged.documents == 10 and judged.sample == 3
+    assert judged.run_skus == len(run_skus) and run_skus <= judged.keys
+    assert len(judged.keys) <= len(run_skus) + 6
+    assert "random sample of 3 of the source's 10" in judged.note()
+
+
+def test_freshness_and_orphans_on_judged_keys_read_only_those_skus(state):  # noqa: F811
+    state.sql("UPDATE catalog.products SET title = 'Renamed' WHERE sku IN ('A', 'C')")
+    state.sql("DELETE FROM catalog.products WHERE sku = 'B'")  # a hard delete not processed
+    upper = state.sql("SELECT clock_timestamp()")[0][0]
+    keys = frozenset({"A", "B", "D"})
+    with db.connect(state.url) as conn:
+        rows, population = qd.freshness_rows(conn, state.settings, upper, keys)
+        frame = qd.orphan_rows(conn, state.settings, [state.text_index()], keys)
+    stale = {r["sku"]: r["change"] for r in rows if not r["fresh"]}
+    assert population == 2  # A and D have documents; C is stale but not judged
+    assert stale == {"A": "text_changed", "B": "deleted"}
+    assert set(frame["sku"]) == {"A", "B", "D"}
+    assert dict(zip(frame["sku"], frame["state"], strict=True))["B"] == "unknown"

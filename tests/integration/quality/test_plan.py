@@ -44,3 +44,16 @@ def test_small_populations_are_skipped_with_the_reason(state):  # noqa: F811
 def test_an_unknown_run_is_none(state):  # noqa: F811
     with db.connect(state.url) as conn, conn.cursor() as cur:
         assert qp.get_run(cur, "enrichment", "no-such-run") is None
+
+
+def test_a_catalogue_larger_than_the_source_sample_is_judged_on_a_sample(state):  # noqa: F811
+    environ = {"ENRICHMENT_QUALITY_MIN_POPULATION": "1", "ENRICHMENT_QUALITY_SOURCE_SAMPLE": "2"}
+    _, plan = _plan(state, "r2", environ)
+    sample = plan.report["source_sample"]
+    assert sample["documents"] == 10 and sample["sample"] == 2
+    assert plan.counts["freshness.processed"]["total"] == sample["judged"] < 10
+    assert any("random sample of 2" in note for note in plan.report["notes"])
+    assert plan.report["freshness"]["source_sample"] == sample
+    _, whole = _plan(state, "r2")
+    assert whole.report["source_sample"] is None
+    assert whole.counts["freshness.processed"] == {"total": 10}

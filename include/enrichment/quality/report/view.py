@@ -225,10 +225,17 @@ def _quarantine_line(checks: list[dict]) -> str:
 def _freshness_line(fresh: dict | None) -> str:
     if not fresh:
         return "Not checked (no incremental run bounds it)."
-    return (
+    line = (
         f"{fresh['stale']} of {fresh['population']} products changed up to "
         f"{fresh['bound']} are not processed yet."
     )
+    sample = fresh.get("source_sample")
+    if sample:
+        line += (
+            f" Judged on this run's {sample['run_skus']:,} changed products and a random "
+            f"sample of {sample['sample']:,} of the catalogue's {sample['documents']:,}."
+        )
+    return line
 
 
 def context(

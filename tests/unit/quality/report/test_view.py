@@ -96,3 +96,15 @@ def test_accuracy_freshness_and_quarantine_lines():
     assert empty["passed"] is True and empty["quarantine_line"] == "Not checked."
     assert empty["freshness_line"] == "Not checked (no incremental run bounds it)."
     assert view.pct(None) == "n/a" and view.pct(0.1234, 2) == "12.34 %"
+
+
+def test_freshness_line_says_when_it_was_judged_on_a_sample():
+    sample = {"judged": 20040, "run_skus": 40, "sample": 20000, "documents": 2000000}
+    fresh = {"stale": 1, "population": 20040, "bound": "2026-02-01 00:00", "samples": []}
+    ctx = view.context({}, [], {}, {"freshness": {**fresh, "source_sample": sample}}, [],
+                       checked_at="t", data_docs=None)  # fmt: skip
+    assert ctx["freshness_line"] == (
+        "1 of 20040 products changed up to 2026-02-01 00:00 are not processed yet. Judged on "
+        "this run's 40 changed products and a random sample of 20,000 of the catalogue's "
+        "2,000,000."
+    )
