@@ -15,7 +15,10 @@ Prints one JSON line on stdout, the contract:
 
 One JSON line on stderr gives the baseline measured in the same run: the way the first
 version was filled before, into a table that has its HNSW index from the start (on
-``--baseline-rows`` rows: growing the graph row by row is slow), and the ratio.
+``--baseline-rows`` rows: growing the graph row by row is slow), and the ratio; and, at
+the end on the same rows, the HNSW build time and recall@10 (``hnsw.ef_search`` 40 and
+100, against an exact scan) at the configured ``ef_construction`` and at each of
+``--ef-construction`` (what a cheaper graph would buy and cost).
 Vectors are clustered unit vectors (see ``bench/bench_vectors.py``). Uses
 ``ENRICHMENT_DATABASE_URL`` when set, otherwise a throw-away embedded PostgreSQL.
 """
@@ -41,6 +44,51 @@ def upsert_all(store, index, recs, batch: int) -> float:
     for s in range(0, len(recs), batch):
         store.upsert(index, recs[s : s + batch])
     return time.perf_counter() - started
+
+
+def _recall(url: str, table: str, queries, ef_search: int | None, k: int = 10) -> list[list]:
+    """The ``k`` nearest SKUs of each query: exact (``ef_search`` None) or through HNSW."""
+    from bench_vectors import run_queries
+
+    from enrichment.db import connection as db
+    from enrichment.vectors.writes import vector_literal
+
+    sql = f"SELECT sku FROM {table} ORDER BY embedding <=> %s::vector LIMIT {k}"
+    setup = (
+        ["SET enable_indexscan = off"]
+        if ef_search is None
+        else ["SET enable_indexscan = on", f"SET hnsw.ef_search = {ef_search}"]
+    )
+    with db.connect(url) as conn:
+        return run_queries(conn, sql, [(vector_literal(q),) for q in queries], setup)[1]
+
+
+def graph_variants(store, index, url: str, queries, variants: list[int]) -> dict:
+    """HNSW build seconds and recall@10 per ``ef_construction``, rebuilt on the same rows."""
+    from bench_vectors import recall
+
+    from enrichment.db import connection as db
+
+    table = index.table("enrichment")
+    truth = _recall(url, table, queries, None)
+    default = store.hnsw_ef_construction
+    out = {}
+    for ef_construction in [default, *[v for v in variants if v != default]]:
+        with db.connect(url) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP INDEX IF EXISTS enrichment.vec_{index.name}_hnsw")
+        store.hnsw_ef_construction = ef_construction
+        started = time.perf_counter()
+        store.build_hnsw(index, memory="1GB")
+        seconds = time.perf_counter() - started
+        out[str(ef_construction)] = {
+            "build_seconds": round(seconds, 1),
+            **{
+                f"recall_at_10_ef_search_{ef}": recall(_recall(url, table, queries, ef), truth, 10)
+                for ef in (40, 100)
+            },
+        }
+    store.hnsw_ef_construction = default
+    return {"m": store.hnsw_m, "ef_construction": out}
 
 
 def tag_documents(n: int, start: int, rng) -> list:
@@ -77,6 +125,8 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=5_000, help="first-fill upsert batch")
     ap.add_argument("--day-batch", type=int, default=500, help="incremental batch (a shard)")
     ap.add_argument("--baseline-rows", type=int, default=5_000)
+    ap.add_argument("--ef-construction", type=int, nargs="*", default=[32], help="variants")
+    ap.add_argument("--queries", type=int, default=100, help="recall queries per variant")
     args = ap.parse_args()
     sys.path.insert(0, os.path.join(ROOT, "include"))
     from scratch import scratch_database
@@ -133,6 +183,8 @@ def main() -> int:
         started = time.perf_counter()
         written = sum(tags.replace_tags(docs[s : s + 500]) for s in range(0, len(docs), 500))
         tags_per_s = written / (time.perf_counter() - started)
+        queries = make_vectors(args.queries, args.dim, centres, rng)
+        details["graph_variants"] = graph_variants(store, index, url, queries, args.ef_construction)
     details["first_fill_vs_baseline"] = round(
         first_fill / details["baseline_fill_into_hnsw_vectors_per_s"], 1
     )
