@@ -83,22 +83,37 @@ class TriggerForm:
         self.driver.find_element(By.ID, f"element_{name}").send_keys(text)
 
     def switch_on(self, name: str) -> None:
-        from selenium.common.exceptions import ElementClickInterceptedException
+        from selenium.common.exceptions import (
+            ElementClickInterceptedException,
+            StaleElementReferenceException,
+        )
 
-        box = self.driver.find_element(By.NAME, f"element_{name}")
-        switch = self.driver.find_element(By.XPATH, f"//input[@name='element_{name}']/..")
-        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", switch)
+        found: dict = {}
+
+        def find() -> None:
+            found["box"] = self.driver.find_element(By.NAME, f"element_{name}")
+            found["switch"] = self.driver.find_element(
+                By.XPATH, f"//input[@name='element_{name}']/.."
+            )
+            self.driver.execute_script(
+                "arguments[0].scrollIntoView({block: 'center'})", found["switch"]
+            )
+
+        find()
 
         def clicked(driver) -> bool:
             try:
-                switch.click()
+                found["switch"].click()
                 return True
             except ElementClickInterceptedException:  # a picker popover still closing
                 driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
                 return False
+            except StaleElementReferenceException:  # the form re-rendered: find it again
+                find()
+                return False
 
         self.wait.until(clicked)
-        assert box.is_selected(), name
+        assert found["box"].is_selected(), name
 
     def date_time(self, label: str, when: datetime) -> None:
         """Type ``when`` (UTC, the UI's time zone here) into a date-time picker."""
