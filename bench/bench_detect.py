@@ -146,13 +146,16 @@ def folder_bytes(path: str) -> int:
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
 
 
+FIRST_RUN, DAILY_RUN = "bench-first", "bench-daily"
+
+
 def first_and_daily(settings, products: int, daily_fraction: float) -> tuple[dict, dict]:
     """Seed, detect everything (first run), commit, change a day's share, detect again."""
     url = settings.database_url
     started = time.perf_counter()
     seed(url, products)
     seeded = time.perf_counter() - started
-    run, seconds, peak = detect(settings, "bench-first")
+    run, seconds, peak = detect(settings, FIRST_RUN)
     first = {
         "products": products,
         "seed_seconds": round(seeded, 1),
@@ -164,7 +167,7 @@ def first_and_daily(settings, products: int, daily_fraction: float) -> tuple[dic
     }
     commit_without_processing(settings, run)
     expected = mutate(url, daily_fraction)
-    run, seconds, peak = detect(settings, "bench-daily")
+    run, seconds, peak = detect(settings, DAILY_RUN)
     found = dict(run["counts"])
     daily = {
         "changed": sum(expected.values()),

@@ -62,23 +62,20 @@ def main() -> None:
     from enrichment.config import load_settings
     from enrichment.db import connection as db
     from enrichment.quality import data as qd
+    from enrichment.quality import plan as qp
 
     with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
         os.environ["ENRICHMENT_SHARD_STORE"] = os.path.join(tmp, "shards")
         with scratch_database("quality") as url:
             settings = load_settings()
-            bench_detect.seed(url, args.products)
-            run, _, _ = bench_detect.detect(settings, "bench-first")
-            bench_detect.commit_without_processing(settings, run)
-            bench_detect.mutate(url, args.changes / args.products)
-            run, _, _ = bench_detect.detect(settings, "bench-day")
-            upper = run["upper_ts"]
+            bench_detect.first_and_daily(settings, args.products, args.changes / args.products)
             with db.connect(url) as conn:
-                full = checks(conn, settings, upper, None)
+                day = qp.get_run(conn.cursor(), settings.state_schema, bench_detect.DAILY_RUN)
+                full = checks(conn, settings, day["upper_ts"], None)
                 started = time.perf_counter()
-                judged = qd.judged_keys(conn, settings, "bench-day", args.sample)
+                judged = qd.judged_keys(conn, settings, day["run_id"], args.sample)
                 drawn = time.perf_counter() - started
-                sampled = checks(conn, settings, upper, judged.keys if judged else None)
+                sampled = checks(conn, settings, day["upper_ts"], judged.keys if judged else None)
     sampled["draw_seconds"] = round(drawn, 2)
     sampled["skus_judged"] = len(judged.keys) if judged else None
     total_full = full["freshness_seconds"] + full["orphans_seconds"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -61,12 +62,9 @@ def _canonical(value: object) -> str:
         return _CONSTANTS[value]
     if kind is int:
         return int.__repr__(value)
-    if kind is float and value == value and value not in (_INF, -_INF):
+    if kind is float and math.isfinite(value):
         return _FLOAT(value)
     return _DIGEST_ENCODER.encode(value)
-
-
-_INF = float("inf")
 
 
 def _digest_text(payload: str) -> str:
@@ -114,6 +112,30 @@ class ProductSnapshot:
     images: list[str] = field(default_factory=list)
     image_versions: list[str] = field(default_factory=list)
     source_updated_at: datetime | None = None
+
+    @classmethod
+    def from_columns(
+        cls, sku, product_id, active, title, description, brand, category, price, currency,
+        stock, language, images, image_versions, updated_at,
+    ) -> ProductSnapshot:  # fmt: skip
+        """A snapshot from source columns in document order: NULL text empty, a numeric
+        price as float, photo references and versions as text."""
+        return cls(
+            sku=sku,
+            product_id=product_id,
+            active=bool(active),
+            title=title or "",
+            description=description or "",
+            brand=brand,
+            category=category,
+            price=float(price) if isinstance(price, Decimal) else price,
+            currency=currency,
+            stock=stock,
+            language=language,
+            images=[str(i) for i in images or ()],
+            image_versions=[str(v) for v in image_versions or ()],
+            source_updated_at=updated_at,
+        )
 
     @_memo
     def text_hash(self) -> str:
@@ -269,23 +291,11 @@ def _snapshot(row: tuple) -> ProductSnapshot:
         updated_at,
         images,
         versions,
-    ) = row
-    return ProductSnapshot(
-        sku=sku,
-        product_id=pid,
-        active=not deleted,
-        title=title or "",
-        description=desc or "",
-        brand=brand,
-        category=category,
-        price=float(price) if isinstance(price, Decimal) else price,
-        currency=currency,
-        stock=stock,
-        language=language,
-        images=list(images),
-        image_versions=list(versions),
-        source_updated_at=updated_at,
-    )
+    ) = row  # the columns of _PAGE
+    return ProductSnapshot.from_columns(
+        sku, pid, not deleted, title, desc, brand, category, price, currency, stock,
+        language, images, versions, updated_at,
+    )  # fmt: skip
 
 
 def _pages(

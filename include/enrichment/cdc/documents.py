@@ -8,7 +8,6 @@ own key index when the query is plain joins and LATERAL subqueries.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from decimal import Decimal
 
 from enrichment.cdc.detect import ProductSnapshot
 from enrichment.cdc.mapping_types import DOCUMENT_COLUMNS, MappingError, SourceMapping
@@ -56,42 +55,11 @@ def _select(conn, mapping: SourceMapping) -> str:
 
 
 def _snapshot(row: tuple) -> ProductSnapshot:
-    (
-        sku,
-        product_id,
-        active,
-        title,
-        description,
-        brand,
-        category,
-        price,
-        currency,
-        stock,
-        language,
-        images,
-        versions,
-        updated_at,
-    ) = row  # fmt: skip  (the order of _ORDER)
-    images = [str(i) for i in images or ()]
-    versions = [str(v) for v in versions or ()]
+    """A document row (the columns of ``_ORDER``) as a snapshot."""
+    images, versions = row[11] or (), row[12] or ()
     if len(versions) != len(images):
-        raise MappingError(f"document {sku!r}: images and image_versions differ in length")
-    return ProductSnapshot(
-        sku=sku,
-        product_id=product_id,
-        active=bool(active),
-        title=title or "",
-        description=description or "",
-        brand=brand,
-        category=category,
-        price=float(price) if isinstance(price, Decimal) else price,
-        currency=currency,
-        stock=stock,
-        language=language,
-        images=images,
-        image_versions=versions,
-        source_updated_at=updated_at,
-    )
+        raise MappingError(f"document {row[0]!r}: images and image_versions differ in length")
+    return ProductSnapshot.from_columns(*row)
 
 
 def read_documents(

@@ -7,7 +7,7 @@ deletes, the old SKU of a rename) become deletes of what the platform holds as a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 
 from enrichment.cdc import documents
 from enrichment.cdc.capture.keys import keys_from
@@ -24,7 +24,7 @@ def root_keys(src, mapping: SourceMapping) -> set[str]:
         return {r[0] for r in cur.fetchall()}
 
 
-def active_state_keys(state, schema: str, keys: set[str] | None = None) -> dict[str, int | None]:
+def active_state_keys(state, schema: str, keys: Set[str] | None = None) -> dict[str, int | None]:
     """SKUs the platform holds as active (optionally only among ``keys``) -> product id."""
     with state.cursor() as cur:
         if keys is None:

@@ -67,6 +67,15 @@ class JudgedKeys:
     sample: int  # SKUs drawn at random from the source and from the platform's active ones
     documents: int  # keys of the source's root table
 
+    def summary(self) -> dict:
+        """What the report records of the sample."""
+        return {
+            "judged": len(self.keys),
+            "run_skus": self.run_skus,
+            "sample": self.sample,
+            "documents": self.documents,
+        }
+
     def note(self) -> str:
         return (
             f"Freshness and orphans judged on {len(self.keys):,} SKUs: the run's "
@@ -170,9 +179,7 @@ def freshness_rows(
     SKUs active in the platform state with no document are stale deletes.
     """
     rows, seen, population = _freshness_candidates(conn, settings, upper, keys)
-    active = refresh.active_state_keys(
-        conn, settings.state_schema, None if keys is None else set(keys)
-    )
+    active = refresh.active_state_keys(conn, settings.state_schema, keys)
     rows += [_stale(sku, "deleted", None) for sku in sorted(set(active) - seen)]
     rows.sort(key=lambda r: (r["fresh"], r["sku"]))
     return rows, int(population)

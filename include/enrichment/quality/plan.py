@@ -106,6 +106,10 @@ class Planner:
         self.report: dict = {}
         self.judged: qd.JudgedKeys | None = None  # None: freshness and orphans read every SKU
 
+    @property
+    def _judged_keys(self) -> frozenset[str] | None:
+        return self.judged.keys if self.judged else None
+
     def _add(
         self, asset: qc.AssetPlan | None, specs: list[qc.CheckSpec], skip: dict | None = None
     ) -> None:
@@ -189,21 +193,14 @@ class Planner:
                 qc.AssetPlan("vectors", query=sql.vectors_query(s, indexes, qd.no_image_hash())),
                 qc.vector_checks(list(kinds)),
             )
-        keys = self.judged.keys if self.judged else None
-        orphans = qd.orphan_rows(self.conn, self.settings, tables, keys)  # against the source
+        orphans = qd.orphan_rows(self.conn, self.settings, tables, self._judged_keys)
         self._add(qc.AssetPlan("orphans", frame=orphans), qc.orphan_checks())
         counts, notes = qd.store_counts(self.cur, self.settings, self.url, indexes, expected)
         self.report["store_counts"] = counts
         self.report["calibration"] = self.calibration
         self.report["notes"] = [*notes, self.calibration["note"]]
-        self.report["source_sample"] = None
+        self.report["source_sample"] = self.judged.summary() if self.judged else None
         if self.judged:
-            self.report["source_sample"] = {
-                "judged": len(self.judged.keys),
-                "run_skus": self.judged.run_skus,
-                "sample": self.judged.sample,
-                "documents": self.judged.documents,
-            }
             self.report["notes"].append(self.judged.note())
         if busy:
             self._skip(qc.store_count_checks(), why)
@@ -229,8 +226,7 @@ class Planner:
         if bound is None:
             self._skip(qc.freshness_checks(), "no committed incremental run to bound it")
             return
-        keys = self.judged.keys if self.judged else None
-        rows, population = qd.freshness_rows(self.conn, self.settings, bound, keys)
+        rows, population = qd.freshness_rows(self.conn, self.settings, bound, self._judged_keys)
         stale = [r for r in rows if not r["fresh"]]
         self.report["freshness"] = {
             "bound": bound.isoformat(),
