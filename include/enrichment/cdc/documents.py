@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from enrichment.background import run_ahead
 from enrichment.cdc.detect import ProductSnapshot
 from enrichment.cdc.mapping_types import DOCUMENT_COLUMNS, MappingError, SourceMapping
 
@@ -66,19 +67,23 @@ def read_documents(
     conn, mapping: SourceMapping, keys: Iterable[str], batch: int = PAGE_SIZE
 ) -> Iterator[ProductSnapshot]:
     """The current documents of ``keys`` (keys with no document are simply absent),
-    grouped by key (documents sharing a key are adjacent)."""
+    grouped by key (documents sharing a key are adjacent). The next batch is queried
+    while the caller handles this one."""
     keys = sorted(set(keys))
     select = _select(conn, mapping)
-    for start in range(0, len(keys), batch):
-        with conn.cursor() as cur:
-            cur.execute(
-                f"SELECT {select} FROM ({mapping.document}) d "
-                f"WHERE d.{mapping.key}::text = ANY(%s) ORDER BY d.{mapping.key}::text",
-                (keys[start : start + batch],),
-            )
-            rows = cur.fetchall()
-        for row in rows:
-            yield _snapshot(row)
+
+    def pages() -> Iterator[list[tuple]]:
+        for start in range(0, len(keys), batch):
+            with conn.cursor() as cur:
+                cur.execute(
+                    f"SELECT {select} FROM ({mapping.document}) d "
+                    f"WHERE d.{mapping.key}::text = ANY(%s) ORDER BY d.{mapping.key}::text",
+                    (keys[start : start + batch],),
+                )
+                yield cur.fetchall()
+
+    for rows in run_ahead(pages, name="documents"):
+        yield from map(_snapshot, rows)
 
 
 def scan_documents(
@@ -89,40 +94,47 @@ def scan_documents(
     params: list | None = None,
     page_size: int = PAGE_SIZE,
 ) -> Iterator[ProductSnapshot]:
-    """Every document (optionally filtered on ``d.<column>``), in key-ordered keyset pages.
+    """Every document (optionally filtered on ``d.<column>``), in key-ordered keyset pages;
+    the next page is queried while the caller handles this one.
 
     Documents sharing a key are never split across pages: a full page ends before its
     last key, which the next page starts with (a page holding one key only reads that
     key's documents whole).
     """
     select, key = _select(conn, mapping), f"d.{mapping.key}::text"
-    after, inclusive = None, False
-    while True:
-        clauses, values = list(where or []), list(params or [])
-        if after is not None:
-            clauses.append(f"{key} {'>=' if inclusive else '>'} %s")
-            values.append(after)
-        cond = " AND ".join(clauses) or "true"
-        with conn.cursor() as cur:
-            cur.execute(
-                f"SELECT {select} FROM ({mapping.document}) d WHERE {cond} ORDER BY {key} LIMIT %s",
-                [*values, page_size],
-            )
-            rows = cur.fetchall()
-        if len(rows) < page_size:
-            yield from (_snapshot(row) for row in rows)
-            return
-        last = rows[-1][0]
-        head = [row for row in rows if row[0] != last]
-        if not head:  # one key fills the page: read all of its documents at once
+
+    def pages() -> Iterator[list[tuple]]:
+        after, inclusive = None, False
+        while True:
+            clauses, values = list(where or []), list(params or [])
+            if after is not None:
+                clauses.append(f"{key} {'>=' if inclusive else '>'} %s")
+                values.append(after)
+            cond = " AND ".join(clauses) or "true"
             with conn.cursor() as cur:
                 cur.execute(
-                    f"SELECT {select} FROM ({mapping.document}) d WHERE {cond} AND {key} = %s",
-                    [*values, last],
+                    f"SELECT {select} FROM ({mapping.document}) d WHERE {cond} "
+                    f"ORDER BY {key} LIMIT %s",
+                    [*values, page_size],
                 )
-                head = cur.fetchall()
-        yield from (_snapshot(row) for row in head)
-        after, inclusive = last, head[-1][0] != last
+                rows = cur.fetchall()
+            if len(rows) < page_size:
+                yield rows
+                return
+            last = rows[-1][0]
+            head = [row for row in rows if row[0] != last]
+            if not head:  # one key fills the page: read all of its documents at once
+                with conn.cursor() as cur:
+                    cur.execute(
+                        f"SELECT {select} FROM ({mapping.document}) d WHERE {cond} AND {key} = %s",
+                        [*values, last],
+                    )
+                    head = cur.fetchall()
+            yield head
+            after, inclusive = last, head[-1][0] != last
+
+    for rows in run_ahead(pages, name="documents"):
+        yield from map(_snapshot, rows)
 
 
 def key_states(conn, mapping: SourceMapping, keys: Iterable[str] | None = None) -> dict[str, bool]:

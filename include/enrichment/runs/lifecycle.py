@@ -180,18 +180,18 @@ def detect(
         if past:
             lower = (interval_start, -1)
         _insert_run(cur, schema, run_id, kind, lower, upper)
-        writer = ManifestWriter(
-            cur, schema, store, run_id, settings.shard_size, settings.max_shards
-        )
         capture = None
-        if past:
-            window = {"since": interval_start, "until": upper}
-            _selected_changes(conn, settings, window, upper, counts, problems, writer)
-        elif kind == "incremental":
-            capture = _capture_changes(conn, settings, upper, counts, problems, writer)
-        else:
-            _selected_changes(conn, settings, selection, upper, counts, problems, writer)
-        shard_count = writer.close()
+        with ManifestWriter(
+            cur, schema, store, run_id, settings.shard_size, settings.max_shards
+        ) as writer:
+            if past:
+                window = {"since": interval_start, "until": upper}
+                _selected_changes(conn, settings, window, upper, counts, problems, writer)
+            elif kind == "incremental":
+                capture = _capture_changes(conn, settings, upper, counts, problems, writer)
+            else:
+                _selected_changes(conn, settings, selection, upper, counts, problems, writer)
+            shard_count = writer.close()
         params = {
             "selection": {
                 k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in selection.items()

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from enrichment.background import run_ahead
 from enrichment.images.intake import ImageRejected, fetch_image
 from enrichment.images.policy import ImagePolicy
 from enrichment.tagging.engine import Tag, Tagger, TagInput, tag_isolating_failures
@@ -126,46 +125,13 @@ class PrefetchLoader:
         self.batches_loaded = 0
 
     def __iter__(self) -> Iterator[tuple[list[ImageJob], list[TagInput], list]]:
-        out: queue.Queue = queue.Queue(maxsize=PREFETCH_BATCHES)
-        stop = threading.Event()
-        thread = threading.Thread(target=self._run, args=(out, stop), daemon=True)
-        thread.start()
-        try:
-            while True:
-                got = out.get()
-                if got is None:
-                    return
-                if isinstance(got, BaseException):
-                    raise got
-                yield got
-        finally:
-            stop.set()
-            while thread.is_alive():  # unblock a producer waiting on a full queue
-                try:
-                    out.get_nowait()
-                except queue.Empty:
-                    thread.join(0.05)
+        return run_ahead(self._batches, PREFETCH_BATCHES, name="image-loader")
 
-    def _run(self, out: queue.Queue, stop: threading.Event) -> None:
-        def put(value: Any) -> bool:
-            while not stop.is_set():
-                try:
-                    out.put(value, timeout=0.1)
-                    return True
-                except queue.Full:
-                    continue
-            return False
-
-        try:
-            with ThreadPoolExecutor(self.threads) as pool:
-                for start in range(0, len(self.jobs), self.batch_size):
-                    batch = self.jobs[start : start + self.batch_size]
-                    if not put(self._load(batch, pool)):
-                        return
-                    self.batches_loaded += 1
-            put(None)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
-            put(exc)
+    def _batches(self) -> Iterator[tuple[list[ImageJob], list[TagInput], list]]:
+        with ThreadPoolExecutor(self.threads) as pool:
+            for start in range(0, len(self.jobs), self.batch_size):
+                yield self._load(self.jobs[start : start + self.batch_size], pool)
+                self.batches_loaded += 1
 
     def _load(self, batch: list[ImageJob], pool: ThreadPoolExecutor):
         inputs, rejections = _split(

@@ -29,11 +29,11 @@ def _write(settings, run_id: str, items, shard_size: int, max_shards: int, extra
             " VALUES (%s, 'incremental', 'detected', %s, '{}', 0, '{}')",
             (run_id, datetime.now(UTC)),
         )
-        writer = ManifestWriter(cur, "enrichment", store, run_id, shard_size, max_shards)
-        for item in items:
-            writer.add(item)
-        added = writer.add_new(list(extra))
-        shards = writer.close()
+        with ManifestWriter(cur, "enrichment", store, run_id, shard_size, max_shards) as writer:
+            for item in items:
+                writer.add(item)
+            added = writer.add_new(list(extra))
+            shards = writer.close()
         cur.execute(
             "SELECT sku, shard, change_class, source_updated_at FROM enrichment.run_items "
             "WHERE run_id = %s ORDER BY sku",
@@ -76,3 +76,26 @@ def test_collected_items_dedupe_like_the_writer():
     items.add(_item("A"))
     assert items.add_new([_item("A", DELETED), _item("B", DELETED), _item("B", DELETED)]) == 1
     assert [i.sku for i in items] == ["A", "B"]
+
+
+def test_a_failed_copy_is_raised_and_leaves_no_spool(platform_db, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    twice = [_item("SAME"), _item("OTHER"), _item("SAME")]  # one run, one SKU twice: PK
+    with pytest.raises(Exception, match="run_items_pkey"):
+        _write(platform_db, "r4", twice, shard_size=1, max_shards=100)
+    assert not list(tmp_path.glob("enrichment-detect-*"))
+
+
+def test_manifest_lines_read_back_as_the_items(platform_db):
+    from decimal import Decimal
+
+    item = _item("Ü-1")
+    item.product = {"title": "Blusa \u00e9t\u00e9 \u2014 \U0001f600", "stock": Decimal("12"),
+                    "price": 19.99, "images": ["a\tb.jpg"], "brand": None}  # fmt: skip
+    _, _, _, manifests = _write(platform_db, "r5", [item], 10, 10)
+    expected = item.to_json()
+    del expected["shard"]
+    expected["product"] = {**item.product, "stock": "12"}  # unknown types as text, as before
+    assert manifests == [[expected]]
