@@ -377,9 +377,12 @@ def load_state(conn, state_schema: str, skus: list[str]) -> dict[str, dict]:
     if not skus:
         return {}
     with conn.cursor() as cur:
+        # a join with the key list keeps one index lookup per key whatever the statistics
+        # say (``= ANY`` turned into a full scan of a freshly filled table)
         cur.execute(
-            f"SELECT sku, active, text_hash, image_hash, meta_hash FROM {state_schema}.product_state"
-            " WHERE sku = ANY(%s)",
+            f"SELECT s.sku, s.active, s.text_hash, s.image_hash, s.meta_hash "
+            f"FROM unnest(%s::text[]) AS k(sku) JOIN {state_schema}.product_state s "
+            "ON s.sku = k.sku",
             (skus,),
         )
         return {

@@ -63,6 +63,18 @@ def _snapshot(row: tuple) -> ProductSnapshot:
     return ProductSnapshot.from_columns(*row)
 
 
+FIRST_BATCH = 500
+
+
+def _ramped(keys: list[str], batch: int) -> Iterator[list[str]]:
+    """``keys`` in consecutive slices growing from ``FIRST_BATCH`` to ``batch`` keys: the
+    caller's work starts after a small first query, the later ones are read ahead."""
+    start, size = 0, min(FIRST_BATCH, batch)
+    while start < len(keys):
+        yield keys[start : start + size]
+        start, size = start + size, min(batch, size * 2)
+
+
 def read_documents(
     conn, mapping: SourceMapping, keys: Iterable[str], batch: int = PAGE_SIZE
 ) -> Iterator[ProductSnapshot]:
@@ -73,12 +85,12 @@ def read_documents(
     select = _select(conn, mapping)
 
     def pages() -> Iterator[list[tuple]]:
-        for start in range(0, len(keys), batch):
+        for part in _ramped(keys, batch):
             with conn.cursor() as cur:
                 cur.execute(
                     f"SELECT {select} FROM ({mapping.document}) d "
                     f"WHERE d.{mapping.key}::text = ANY(%s) ORDER BY d.{mapping.key}::text",
-                    (keys[start : start + batch],),
+                    (part,),
                 )
                 yield cur.fetchall()
 
@@ -94,8 +106,8 @@ def scan_documents(
     params: list | None = None,
     page_size: int = PAGE_SIZE,
 ) -> Iterator[ProductSnapshot]:
-    """Every document (optionally filtered on ``d.<column>``), in key-ordered keyset pages;
-    the next page is queried while the caller handles this one.
+    """Every document (optionally filtered on ``d.<column>``), in key-ordered keyset pages
+    growing to ``page_size``; the next page is queried while the caller handles this one.
 
     Documents sharing a key are never split across pages: a full page ends before its
     last key, which the next page starts with (a page holding one key only reads that
@@ -105,6 +117,7 @@ def scan_documents(
 
     def pages() -> Iterator[list[tuple]]:
         after, inclusive = None, False
+        size = min(FIRST_BATCH, page_size)  # a small first page, then growing ones
         while True:
             clauses, values = list(where or []), list(params or [])
             if after is not None:
@@ -115,10 +128,10 @@ def scan_documents(
                 cur.execute(
                     f"SELECT {select} FROM ({mapping.document}) d WHERE {cond} "
                     f"ORDER BY {key} LIMIT %s",
-                    [*values, page_size],
+                    [*values, size],
                 )
                 rows = cur.fetchall()
-            if len(rows) < page_size:
+            if len(rows) < size:
                 yield rows
                 return
             last = rows[-1][0]
@@ -132,6 +145,7 @@ def scan_documents(
                     head = cur.fetchall()
             yield head
             after, inclusive = last, head[-1][0] != last
+            size = min(page_size, size * 2)
 
     for rows in run_ahead(pages, name="documents"):
         yield from map(_snapshot, rows)

@@ -433,7 +433,23 @@ def _record_state(cur, schema: str, run_id: str) -> set[str]:
                 OR EXCLUDED.source_updated_at >= s.source_updated_at""",
         (run_id, sorted(claimed)),
     )
+    _analyse_if_grown(cur, f"{schema}.product_state", cur.rowcount)
     return claimed
+
+
+ANALYSE_SHARE = 0.1  # autovacuum's own default share of changed rows before it analyses
+
+
+def _analyse_if_grown(cur, table: str, changed: int) -> None:
+    """ANALYZE ``table`` in this transaction when ``changed`` rows are a large share of it
+    (a first run, a big backfill): the next run's lookups get plans for its real size
+    instead of waiting for autovacuum."""
+    cur.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", (table,))
+    estimated = cur.fetchone()[0]
+    if changed >= 1000 and (estimated < 0 or changed >= ANALYSE_SHARE * estimated):
+        cur.execute(f"ANALYZE {table}")
+        log.info("analysed %s after %d changed rows (estimated %d before)", table, changed,
+                 max(0, int(estimated)))  # fmt: skip
 
 
 def build_summary(run: dict, results: list[dict]) -> dict:

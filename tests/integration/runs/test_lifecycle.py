@@ -316,3 +316,25 @@ def test_metadata_and_delete_only_shards_load_no_model(catalog):
     worker, results = _process_fresh(catalog, "r3")
     assert worker.models_loaded["text_embedder"] == 1
     assert "text_embedder" in [m for r in results for m in r["models_loaded"]]
+
+
+def test_a_commit_that_grows_the_state_a_lot_analyses_it(platform_db):
+    table = "enrichment.product_state"
+
+    def estimated(cur) -> float:
+        cur.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", (table,))
+        return cur.fetchone()[0]
+
+    with connect(platform_db.database_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {table} (sku, active) SELECT 'S' || g, true "
+            "FROM generate_series(1, 12000) g"
+        )
+        runs._analyse_if_grown(cur, table, 999)  # too few rows to matter
+        assert estimated(cur) < 1000
+        runs._analyse_if_grown(cur, table, 12000)
+        assert estimated(cur) == 12000
+        cur.execute(f"INSERT INTO {table} (sku, active) SELECT 'T' || g, true "
+                    "FROM generate_series(1, 1000) g")  # fmt: skip
+        runs._analyse_if_grown(cur, table, 1000)  # 8 % of the table: left to autovacuum
+        assert estimated(cur) == 12000
