@@ -158,17 +158,45 @@ def test_nearest_centre_matches_argmin_including_ties():
     assert np.array_equal(_squared_distances(planes, centres).argmin(0), expected)
 
 
+FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
+
+
+def _serpentine(n: int) -> np.ndarray:
+    """A one-pixel corridor from the top edge winding row by row through the interior (a
+    turn every row), walled off from the other edges."""
+    grid = np.zeros((n, n), dtype=bool)
+    lo, hi = 4, n - 5
+    grid[0 : lo + 1, lo] = True  # the way in from the top edge
+    for k, row in enumerate(range(lo, hi, 2)):
+        grid[row, lo : hi + 1] = True
+        if row + 2 < hi:
+            grid[row + 1, hi if k % 2 == 0 else lo] = True
+    return grid
+
+
 def test_flood_keeps_only_regions_connected_to_the_border():
     from scipy.ndimage import binary_propagation
 
-    from enrichment.tagging.signals.colour import _FOUR_CONNECTED, _border_mask, _flood_from_border
+    from enrichment.tagging.signals.colour import _border_mask, _flood_from_border
 
     rng = np.random.default_rng(11)
-    border = _border_mask(60, 50)
-    for density in (0.0, 0.3, 0.55, 0.8, 1.0):
-        candidate = rng.random((60, 50)) < density
-        expected = binary_propagation(candidate & border, structure=_FOUR_CONNECTED, mask=candidate)
-        assert np.array_equal(_flood_from_border(candidate, border), expected)
+    for h, w in ((60, 50), (72, 128), (128, 97), (5, 5)):
+        border = _border_mask(h, w)
+        for density in (0.0, 0.3, 0.45, 0.55, 0.6, 0.8, 1.0):
+            candidate = rng.random((h, w)) < density
+            expected = binary_propagation(
+                candidate & border, structure=FOUR_CONNECTED, mask=candidate
+            )
+            assert np.array_equal(_flood_from_border(candidate, border), expected), (h, w)
+    for n in (21, 64):  # long winding paths: many rounds of row and column runs
+        maze = _serpentine(n)
+        border = _border_mask(n, n)
+        expected = binary_propagation(maze & border, structure=FOUR_CONNECTED, mask=maze)
+        assert expected.sum() == maze.sum()  # the whole corridor hangs on the way in
+        assert np.array_equal(_flood_from_border(maze, border), expected)
+    diagonal = np.eye(30, dtype=bool)  # 8-connected only: just the border part is reached
+    border = _border_mask(30, 30)
+    assert np.array_equal(_flood_from_border(diagonal, border), diagonal & border)
     ring = np.zeros((60, 50), dtype=bool)
     ring[20:40, 20:30] = True  # an enclosed region of background colour stays foreground
-    assert not _flood_from_border(ring, border).any()
+    assert not _flood_from_border(ring, _border_mask(60, 50)).any()
