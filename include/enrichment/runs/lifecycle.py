@@ -166,12 +166,8 @@ def detect(
     with connect(database_url(settings)) as conn, conn.cursor() as cur:
         existing = _get_run(cur, schema, run_id)
         if existing:
-            log.info(
-                "run %s already detected (%s): %d shards",
-                run_id,
-                existing["status"],
-                existing["shards"],
-            )
+            log.info("run %s already detected (%s): %d shards", run_id, existing["status"],
+                     existing["shards"])  # fmt: skip
             return existing
         counts: Counter = Counter()
         lower = None  # capture modes keep their own position (capture_positions)
@@ -192,31 +188,32 @@ def detect(
             else:
                 _selected_changes(conn, settings, selection, upper, counts, problems, writer)
             shard_count = writer.close()
-        params = {
-            "selection": {
-                k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in selection.items()
-            },
-            "watermark": None,
-            "capture": capture,
-            "past_interval": past,
-            "shard_store": store.root,
-            "input_problems": problems,
-        }
+        params = _run_params(selection, capture, past, store.root, problems)
         cur.execute(
             f"UPDATE {schema}.runs SET params = %s, shards = %s, counts = %s WHERE run_id = %s",
             (Json(params), shard_count, Json(dict(counts)), run_id),
         )
         run = _get_run(cur, schema, run_id)
-    log.info(
-        "run %s detected: %s; %d items in %d shards (window %s .. %s)",
-        run_id,
-        ", ".join(f"{k}={v}" for k, v in sorted(counts.items())),
-        writer.count,
-        shard_count,
-        run["lower_ts"],
-        upper,
-    )
+    found = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+    log.info("run %s detected: %s; %d items in %d shards (window %s .. %s)", run_id, found,
+             writer.count, shard_count, run["lower_ts"], upper)  # fmt: skip
     return run
+
+
+def _run_params(
+    selection: dict, capture: dict | None, past: bool, shard_store: str, problems: list
+) -> dict:
+    """A detected run's ``params``: how its change set was found, JSON-ready."""
+    return {
+        "selection": {
+            k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in selection.items()
+        },
+        "watermark": None,
+        "capture": capture,
+        "past_interval": past,
+        "shard_store": shard_store,
+        "input_problems": problems,
+    }
 
 
 def _past_interval(cur, schema: str, upper: datetime, interval_start: datetime | None) -> bool:
