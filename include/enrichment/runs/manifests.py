@@ -51,7 +51,8 @@ _LINE_OPTIONS = orjson.OPT_APPEND_NEWLINE
 def _manifest_line(item: ChangeItem) -> bytes:
     """The item as a manifest line (UTF-8); its shard is the manifest's own (not repeated).
 
-    orjson instead of the standard encoder: 8x faster per line, a tenth of a first run.
+    orjson instead of the standard encoder: 8x faster per line (about 8 s of a first
+    run over a million products).
     """
     data = item.to_json()
     del data["shard"]
