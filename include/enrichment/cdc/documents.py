@@ -7,7 +7,7 @@ own key index when the query is plain joins and LATERAL subqueries.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from enrichment.background import run_ahead
 from enrichment.cdc.detect import ProductSnapshot
@@ -66,13 +66,29 @@ def _snapshot(row: tuple) -> ProductSnapshot:
 FIRST_BATCH = 500
 
 
+def _growing(limit: int) -> Iterator[int]:
+    """Batch sizes from ``FIRST_BATCH`` doubling up to ``limit``: the caller's work starts
+    after a small first query, the later ones are read ahead."""
+    size = min(FIRST_BATCH, limit)
+    while True:
+        yield size
+        size = min(limit, size * 2)
+
+
 def _ramped(keys: list[str], batch: int) -> Iterator[list[str]]:
-    """``keys`` in consecutive slices growing from ``FIRST_BATCH`` to ``batch`` keys: the
-    caller's work starts after a small first query, the later ones are read ahead."""
-    start, size = 0, min(FIRST_BATCH, batch)
-    while start < len(keys):
+    """``keys`` in consecutive slices of :func:`_growing` sizes."""
+    start = 0
+    for size in _growing(batch):
+        if start >= len(keys):
+            return
         yield keys[start : start + size]
-        start, size = start + size, min(batch, size * 2)
+        start += size
+
+
+def _snapshots(pages: Callable[[], Iterator[list[tuple]]]) -> Iterator[ProductSnapshot]:
+    """The snapshots of ``pages()`` (lists of document rows), the next page read ahead."""
+    for rows in run_ahead(pages, name="documents"):
+        yield from map(_snapshot, rows)
 
 
 def read_documents(
@@ -94,8 +110,7 @@ def read_documents(
                 )
                 yield cur.fetchall()
 
-    for rows in run_ahead(pages, name="documents"):
-        yield from map(_snapshot, rows)
+    yield from _snapshots(pages)
 
 
 def scan_documents(
@@ -117,7 +132,8 @@ def scan_documents(
 
     def pages() -> Iterator[list[tuple]]:
         after, inclusive = None, False
-        size = min(FIRST_BATCH, page_size)  # a small first page, then growing ones
+        sizes = _growing(page_size)
+        size = next(sizes)
         while True:
             clauses, values = list(where or []), list(params or [])
             if after is not None:
@@ -145,10 +161,9 @@ def scan_documents(
                     head = cur.fetchall()
             yield head
             after, inclusive = last, head[-1][0] != last
-            size = min(page_size, size * 2)
+            size = next(sizes)
 
-    for rows in run_ahead(pages, name="documents"):
-        yield from map(_snapshot, rows)
+    yield from _snapshots(pages)
 
 
 def key_states(conn, mapping: SourceMapping, keys: Iterable[str] | None = None) -> dict[str, bool]:

@@ -288,7 +288,7 @@ def _flood_from_border(candidate: np.ndarray, border: np.ndarray) -> np.ndarray:
     columns = np.ascontiguousarray(candidate.T)
     while True:
         reached = _spread_along_rows(reached, candidate)
-        reached = np.ascontiguousarray(_spread_along_rows(reached.T.copy(), columns).T)
+        reached = _spread_along_rows(reached.T, columns).T  # ravel() lays the runs out
         grown = int(reached.sum())
         if grown == count:
             return reached
