@@ -200,3 +200,84 @@ def test_flood_keeps_only_regions_connected_to_the_border():
     ring = np.zeros((60, 50), dtype=bool)
     ring[20:40, 20:30] = True  # an enclosed region of background colour stays foreground
     assert not _flood_from_border(ring, _border_mask(60, 50)).any()
+
+
+def _lab_reference(rgb: np.ndarray) -> np.ndarray:
+    """CIELAB (D65) of 0-255 sRGB in float64 with an exact cube root: the textbook form."""
+    c = rgb.astype(np.float64) / 255.0
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    m = np.array(
+        [
+            [0.4124564, 0.3575761, 0.1804375],
+            [0.2126729, 0.7151522, 0.0721750],
+            [0.0193339, 0.1191920, 0.9503041],
+        ]
+    )
+    t = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(t > 216 / 24389, np.cbrt(t), (24389 / 27 * t + 16) / 116)
+    return np.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], 1)
+
+
+def test_lab_matches_the_exact_cube_root_on_every_fourth_8bit_level():
+    levels = np.arange(0, 256, 4, dtype=np.uint8)
+    grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(-1, 3)
+    extremes = np.array([[0, 0, 0], [255, 255, 255], [1, 0, 0], [0, 0, 1], [255, 0, 0]])
+    rgb = np.concatenate([grid, extremes.astype(np.uint8)])
+    lab = srgb_to_lab(rgb)
+    assert lab.dtype == np.float32
+    assert np.abs(lab - _lab_reference(rgb)).max() < 5e-4
+
+
+def test_median_per_channel_equals_numpy_median():
+    from enrichment.tagging.signals.colour import _median_per_channel
+
+    rng = np.random.default_rng(8)
+    for n in (1, 2, 7, 1200, 1201):
+        points = rng.normal(50, 20, (n, 3)).astype(np.float32)
+        points[: n // 3] = points[0]  # ties
+        planes = np.ascontiguousarray(points.T)
+        assert np.array_equal(_median_per_channel(planes), np.median(points, axis=0)), n
+
+
+def test_skin_mask_equals_the_hue_angle_definition():
+    from enrichment.tagging.signals.colour import skin_mask
+
+    rng = np.random.default_rng(9)
+    lab = np.stack(
+        [
+            rng.uniform(0, 100, 200_000),
+            rng.uniform(-60, 60, 200_000),
+            rng.uniform(-60, 60, 200_000),
+        ],
+        1,
+    ).astype(np.float32)
+    L, a, b = lab[:, 0], lab[:, 1], lab[:, 2]
+    chroma, hue = np.hypot(a, b), np.degrees(np.arctan2(b, a))
+    expected = (
+        (L > 20) & (L < 92) & (chroma > 9) & (chroma < 42) & (hue > 25) & (hue < 68) & (a > 5)
+    )
+    assert expected.sum() > 1000
+    assert np.array_equal(skin_mask(lab), expected)
+
+
+def test_colour_statistics_bins_every_pixel_once():
+    from enrichment.tagging.signals.colour import STAT_SIZE, colour_statistics
+
+    rng = np.random.default_rng(10)
+    lab = np.stack(
+        [rng.uniform(0, 100, 5000), rng.uniform(-80, 80, 5000), rng.uniform(-80, 80, 5000)], 1
+    ).astype(np.float32)
+    lab[:10, 1], lab[:10, 2] = 40.0, -1e-7  # hues that round up to 360 degrees
+    lab[10:20, 1:] = 0.0  # neutral
+    weights = rng.uniform(0.2, 1.0, 5000).astype(np.float32)
+    stats = colour_statistics(lab, weights)
+    assert stats.shape == (STAT_SIZE,)
+    assert stats[:-6].sum() == pytest.approx(1.0, abs=1e-5)  # the histogram holds every pixel
+    hue_bins = stats[7:-6].reshape(12, 3, 2)
+    chroma = np.hypot(lab[:, 1], lab[:, 2])
+    w = weights / weights.sum()
+    hue = np.degrees(np.arctan2(lab[:, 2].astype(np.float64), lab[:, 1])) % 360
+    near_zero = ((hue < 30) | (hue >= 330)) & (chroma >= 10)  # the sectors either side of 0
+    assert near_zero[:10].all()
+    assert hue_bins[[0, 11]].sum() == pytest.approx(float(w[near_zero].sum()), abs=1e-5)
+    assert stats[-1] == pytest.approx(float(w[chroma < 10].sum()), abs=1e-6)
