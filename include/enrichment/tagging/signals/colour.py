@@ -463,7 +463,7 @@ class ColourNamer:
         self._lut = self._memberships_rgb(_lut_centres())
 
     def _prepare(self, image: Image.Image) -> np.ndarray:
-        img = image.convert("RGB")
+        img = image if image.mode == "RGB" else image.convert("RGB")  # no copy when RGB
         if self.size and max(img.size) > self.size:
             scale = self.size / max(img.size)
             new = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
