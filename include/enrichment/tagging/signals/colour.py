@@ -28,7 +28,7 @@ The result is the weighted share of each colour among foreground pixels.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, wraps
 
 import numpy as np
 from PIL import Image
@@ -92,7 +92,7 @@ def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     if isinstance(rgb, np.ndarray) and rgb.dtype == np.uint8:
         lin = _LINEAR_U8[rgb]
     else:
-        lin = _linearise(np.asarray(rgb, dtype=np.float32) / 255.0).astype(np.float32)
+        lin = _linearise(np.asarray(rgb, dtype=np.float32) / 255.0).astype(np.float32, copy=False)
     shape = lin.shape
     # one (N, 3) x (3, 3) product (a batched matmul per image row is several times slower)
     f = _lab_f(lin.reshape(-1, 3) @ _XYZN_FROM_LINEAR.T)
@@ -271,7 +271,22 @@ def _kmeans(points: np.ndarray, k: int, iters: int = 8) -> tuple[np.ndarray, np.
     return c, labels
 
 
-@lru_cache(maxsize=256)
+_CACHED_PIXELS = 192 * 192  # shapes up to this size are cached (the default size is 128)
+
+
+def _per_shape(function):
+    """Cache ``function(h, w, ...)`` for the last 256 small shapes (at most about 40 MB
+    together); a larger shape (a photo analysed at full size) is computed each time."""
+    cached = lru_cache(maxsize=256)(function)
+
+    @wraps(function)
+    def lookup(h: int, w: int, *rest):
+        return cached(h, w, *rest) if h * w <= _CACHED_PIXELS else function(h, w, *rest)
+
+    return lookup
+
+
+@_per_shape
 def _border_mask(h: int, w: int) -> np.ndarray:
     """Border pixels of an h x w image (cached per shape, read-only)."""
     b = max(2, round(0.04 * min(h, w)))
@@ -281,7 +296,7 @@ def _border_mask(h: int, w: int) -> np.ndarray:
     return mask
 
 
-@lru_cache(maxsize=256)
+@_per_shape
 def _border_sides(h: int, w: int) -> np.ndarray:
     """Which side (0 top, 1 bottom, 2 left, 3 right) each pixel of
     :func:`_border_mask` belongs to, in the order ``image[mask]`` lists them (cached per
@@ -394,7 +409,7 @@ def skin_mask(lab: np.ndarray) -> np.ndarray:
     )
 
 
-@lru_cache(maxsize=256)
+@_per_shape
 def spatial_prior(h: int, w: int, region: str | None) -> np.ndarray:
     """Soft weight map: centred horizontally, vertically where the garment sits (cached
     per shape and region, read-only)."""

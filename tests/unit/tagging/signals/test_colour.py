@@ -281,3 +281,14 @@ def test_colour_statistics_bins_every_pixel_once():
     assert near_zero[:10].all()
     assert hue_bins[[0, 11]].sum() == pytest.approx(float(w[near_zero].sum()), abs=1e-5)
     assert stats[-1] == pytest.approx(float(w[chroma < 10].sum()), abs=1e-6)
+
+
+def test_shape_caches_keep_small_shapes_and_recompute_full_size_ones():
+    from enrichment.tagging.signals.colour import _border_mask, spatial_prior
+
+    small, large = spatial_prior(128, 96, "upper"), spatial_prior(1580, 1274, "upper")
+    assert spatial_prior(128, 96, "upper") is small  # cached
+    again = spatial_prior(1580, 1274, "upper")
+    assert again is not large and np.array_equal(again, large)  # not held in memory
+    for arr in (small, large, _border_mask(128, 96), _border_mask(1580, 1274)):
+        assert not arr.flags.writeable
