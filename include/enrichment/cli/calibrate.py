@@ -15,6 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from enrichment.cli.main import at_least
 from enrichment.config import ConfigError
 
 
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Tag a labelled sample (manifest CSV sku,image,title,description; labels "
         "CSV sku plus one column per attribute) and learn, per attribute, how to decide its "
         "tags so that they reach the target precision with the most coverage. Prints the "
-        "expected precision and coverage with 95 %% intervals.",
+        "expected precision and coverage with 95 % intervals.",
     )
     p.add_argument("--manifest", required=True, type=Path, help="CSV sku,image,title,description")
     p.add_argument(
@@ -40,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="precision emitted tags must reach (default 0.92)",
     )
     p.add_argument("--no-clip", action="store_true", help="pixel colour and text signals only")
-    p.add_argument("--batch-size", type=int, default=None, help="rows tagged together")
+    p.add_argument("--batch-size", type=at_least(1), default=None, help="rows tagged together")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_calibrate)
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 from enrichment.config import ConfigError
 from enrichment.runs.errors import RunError
@@ -45,6 +48,34 @@ def command_group(
     return group
 
 
+def prepare_output(path: Path) -> None:
+    """Create the folder of an output file; a clear error naming ``path`` if it cannot be."""
+    if path.is_dir():
+        raise ConfigError(f"cannot write {path}: it is a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        where = exc.filename or path.parent
+        raise ConfigError(f"cannot write {path}: cannot create {where}: {exc.strerror}") from exc
+    if not os.access(path.parent, os.W_OK):
+        raise ConfigError(f"cannot write {path}: its folder is not writable")
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """argparse type: an integer of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m enrichment",
@@ -75,4 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except RunError as exc:  # a refused run step: the message says what to do
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # the reader went away (`... | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1

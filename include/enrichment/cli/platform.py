@@ -7,6 +7,8 @@ import json
 import sys
 from datetime import UTC, datetime
 
+from enrichment.cli.main import at_least
+
 
 def _parse_time(value: str, option: str = "--upper") -> datetime:
     from enrichment.config import ConfigError
@@ -187,7 +189,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("process-shard", help="tag and embed one shard of a run (the GPU step)")
     p.add_argument("--run-id", required=True)
-    p.add_argument("--shard", type=int, required=True)
+    p.add_argument("--shard", type=at_least(0), required=True)
     p.add_argument("--force", action="store_true", help="redo a shard that already succeeded")
     p.add_argument("--no-clip", action="store_true", help="tag without the CLIP signal")
     p.set_defaults(func=cmd_process_shard)

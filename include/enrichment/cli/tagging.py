@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from enrichment.cli.main import at_least, prepare_output
 from enrichment.config import ConfigError
 
 LOAD_THREADS = 4
@@ -47,14 +48,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _image_root_option(p)
     p.add_argument(
         "--batch-size",
-        type=int,
+        type=at_least(1),
         default=None,
         help="rows tagged together (default: ENRICHMENT_CLIP_BATCH_SIZE)",
     )
     add_calibration_option(p)
     p.add_argument(
         "--workers",
-        type=int,
+        type=at_least(0),
         default=None,
         help="processes tagging without CLIP (default: ENRICHMENT_TAG_WORKERS, else one "
         "per CPU core)",
@@ -85,7 +86,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--catalog-column",
         help="manifest column to use as the source category signal (default: none)",
     )
-    e.add_argument("--batch-size", type=int, default=None, help="rows tagged together")
+    e.add_argument("--batch-size", type=at_least(1), default=None, help="rows tagged together")
     add_calibration_option(e)
     _image_root_option(e)
     e.set_defaults(func=cmd_evaluate)
@@ -131,6 +132,11 @@ def _read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
             if missing:
                 raise ConfigError(f"{path.name}: missing column(s) {', '.join(missing)}")
             return list(reader)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path.name}: not UTF-8 text (byte {exc.start} of the file is "
+            f"{exc.object[exc.start : exc.start + 1]!r}); save the CSV as UTF-8"
+        ) from exc
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
 
@@ -219,7 +225,7 @@ def cmd_tag_images(args: argparse.Namespace) -> int:
     rows = _read_csv(args.input, ("sku", "image"))
     settings, tagger, batch_size = _make_tagger(args.no_clip, args.batch_size, args.calibration)
     policy = csv_image_policy(settings, args.input.resolve(), args.image_root)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
+    prepare_output(args.output)
     workers = args.workers or settings.tag_workers or None
     with args.output.open("w", encoding="utf-8") as out:
         tagged = tag_rows_pipelined(rows, tagger, policy, batch_size, workers)

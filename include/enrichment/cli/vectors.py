@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from enrichment.cli.main import command_group
+from enrichment.cli.main import at_least, command_group, prepare_output
 from enrichment.config import ConfigError
 
 CHUNK = 256
@@ -36,14 +36,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("similar", help="products most similar to a SKU (active index)")
     p.add_argument("sku")
-    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--k", type=at_least(1), default=10)
     p.add_argument("--kind", choices=["text", "image"], default="text")
     p.add_argument("--category", help="only neighbours in this category")
     p.add_argument("--min-price", type=float)
     p.add_argument("--max-price", type=float)
     p.add_argument("--include-inactive", action="store_true")
     p.add_argument("--exact", action="store_true", help="exact scan instead of HNSW")
-    p.add_argument("--ef-search", type=int, help="HNSW candidates (default 100)")
+    p.add_argument("--ef-search", type=at_least(1), help="HNSW candidates (default 100)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_similar)
 
@@ -70,8 +70,8 @@ def _register_index(sub: argparse._SubParsersAction) -> None:
         help="kinds to fill (default: the configured ones)",
     )
     p.add_argument("--no-clip", action="store_true", help="do not load CLIP (text only)")
-    p.add_argument("--shard", type=int, default=0, help="this worker's part (0-based)")
-    p.add_argument("--shards", type=int, default=1, help="workers filling in parallel")
+    p.add_argument("--shard", type=at_least(0), default=0, help="this worker's part (0-based)")
+    p.add_argument("--shards", type=at_least(1), default=1, help="workers filling in parallel")
     p.set_defaults(func=cmd_fill)
     p = isub.add_parser("switch", help="verify a building version and make it active")
     p.add_argument("--kind", choices=["text", "image"], default="text")
@@ -107,7 +107,7 @@ def _register_evaluate(sub: argparse._SubParsersAction) -> None:
         help="labels from the demo catalogue's ground_truth table",
     )
     p.add_argument("--column", default="category")
-    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--k", type=at_least(1), default=10)
     p.add_argument("--kind", choices=["text", "image"], default="text")
     p.add_argument(
         "--dedupe",
@@ -143,7 +143,7 @@ def cmd_embed_text(args: argparse.Namespace) -> int:
             parts.append(embedder.embed(texts[start : start + CHUNK]))
             bar.update(len(parts[-1]))
     matrix = np.concatenate(parts) if parts else np.zeros((0, embedder.dim), np.float32)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
+    prepare_output(args.output)
     np.save(args.output, matrix.astype(np.float32))
     print(
         f"{len(rows)} rows ({len(set(texts))} distinct texts) -> {args.output} "
@@ -186,6 +186,12 @@ def cmd_similar(args: argparse.Namespace) -> int:
             )
         )
         return 0
+    if not found and args.category:
+        print(
+            f"no neighbours in category {args.category!r}: the category must be spelt as in "
+            "the catalogue, case included",
+            file=sys.stderr,
+        )
     print(f"{args.kind} neighbours of {args.sku} ({index.model_id}, {index.name}):")
     for rank, n in enumerate(found, 1):
         price = f"{n.price:.2f}" if n.price is not None else "-"

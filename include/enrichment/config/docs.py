@@ -137,7 +137,7 @@ def markdown() -> str:
         "when a command or task starts (call again after changing the environment). An unset",
         "or blank variable takes the default; a value that does not parse or is out of range",
         "raises `ConfigError` naming the variable and what it accepts.",
-        "`python -m enrichment config` shows the variables in effect (secrets hidden).",
+        "`python -m enrichment config` shows the variables in effect (secrets hidden) and names `ENRICHMENT_*` variables that are not settings (a misspelt name is otherwise ignored).",
         "",
         f"This page is generated: `{COMMAND}` (a unit test fails when it is out of date).",
     ]

@@ -328,7 +328,9 @@ def _run_info(run: dict) -> dict:
     return {
         "run_id": run["run_id"],
         "kind": run["kind"],
-        "lower": run["lower_ts"].isoformat() if run["lower_ts"] else None,
+        "lower": run["lower_ts"].isoformat()
+        if run["lower_ts"]
+        else ((run["summary"] or {}).get("window") or {}).get("lower"),
         "upper": run["upper_ts"].isoformat(),
         "committed_at": run["committed_at"].isoformat() if run["committed_at"] else None,
         "summary": run["summary"] or {},

@@ -274,7 +274,8 @@ def _capture_changes(
         " (full read)" if captured.full else "",
         captured.info,
     )
-    return {"name": name, "mode": captured.mode, "position": captured.position}
+    since = (position or {}).get("upper")  # where the previous committed run stopped
+    return {"name": name, "mode": captured.mode, "position": captured.position, "since": since}
 
 
 def selection_where(conn, settings: Settings, mapping, selection: dict) -> tuple[list, list]:
@@ -449,6 +450,14 @@ def _analyse_if_grown(cur, table: str, changed: int) -> None:
                  max(0, int(estimated)))  # fmt: skip
 
 
+def _window_start(run: dict) -> str | None:
+    """Where the run's window starts: its lower bound, or for a captured incremental run
+    the upper bound of the capture position it started from (None: a first full read)."""
+    if run["lower_ts"]:
+        return run["lower_ts"].isoformat()
+    return ((run["params"] or {}).get("capture") or {}).get("since")
+
+
 def build_summary(run: dict, results: list[dict]) -> dict:
     """The run summary shown in logs, ``status --json`` and the demo."""
     counts: Counter = Counter()
@@ -466,7 +475,7 @@ def build_summary(run: dict, results: list[dict]) -> dict:
         "run_id": run["run_id"],
         "kind": run["kind"],
         "window": {
-            "lower": run["lower_ts"].isoformat() if run["lower_ts"] else None,
+            "lower": _window_start(run),
             "upper": run["upper_ts"].isoformat(),
             "past_interval": bool((run["params"] or {}).get("past_interval")),
         },

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from enrichment.config import ConfigError
+from enrichment.runs.errors import ManifestMissing
 
 
 def safe_run_id(run_id: str) -> str:
@@ -117,7 +118,7 @@ class ShardStore:
     def read_manifest(self, run_id: str, shard: int) -> list[dict]:
         text = self.get_text(manifest_name(run_id, shard))
         if text is None:
-            raise FileNotFoundError(
+            raise ManifestMissing(
                 f"no manifest for run {run_id!r} shard {shard} at "
                 f"{self.uri(manifest_name(run_id, shard))}; was the detect step run?"
             )

@@ -153,7 +153,10 @@ def similar(
     for attempt in range(2):
         index = store.active_index(kind)
         if index is None:
-            raise LookupError(f"no active {kind} index yet: run the pipeline first")
+            raise LookupError(
+                f"no active {kind} index yet: run the pipeline first"
+                + (" with a CLIP model set (ENRICHMENT_CLIP_MODEL)" if kind == "image" else "")
+            )
         try:
             return knn(
                 store,

@@ -61,6 +61,11 @@ def test_first_run_processes_everything_and_a_repeat_processes_nothing(catalog):
     assert second["processed"] == 0
     assert second["skipped_unchanged"] == 0  # the change log had nothing: nothing re-read
     assert _tags(catalog) == tags_before
+    # the first run read everything; the second's window starts where the first stopped
+    assert first["window"]["lower"] is None
+    assert "window beginning .." in runs.format_summary(first)
+    assert second["window"]["lower"] == first["window"]["upper"]
+    assert f"window {first['window']['upper']} .." in runs.format_summary(second)
 
 
 def test_each_change_class_is_detected_and_only_that_work_is_done(catalog):

@@ -25,6 +25,7 @@ from enrichment.db import connection as db
 from enrichment.orchestration import pods as k8s
 from enrichment.orchestration import tasks as airflow_tasks
 from enrichment.runs import lifecycle as runs
+from enrichment.runs.errors import RunError
 from enrichment.runs.shard_store import ShardStore, result_name, safe_run_id
 from enrichment.runs.status import platform_status
 from tests.catalog_fixture import Catalog
@@ -99,8 +100,9 @@ def test_a_shard_result_overwrite_touches_only_that_result(s3, s3_endpoint):
     assert store.read_result("run:1", 1)["attempt"] == 1
     assert store.read_manifest("run:1", 1) == [{"sku": "S1"}]
     assert store.read_result("run:1", 7) is None
-    with pytest.raises(FileNotFoundError, match="was the detect step run"):
+    with pytest.raises(FileNotFoundError, match="was the detect step run") as missing:
         store.read_manifest("run:1", 7)
+    assert isinstance(missing.value, RunError)  # the CLI prints it as an error, no traceback
 
 
 def _connections(monkeypatch, settings, s3_endpoint: str) -> None:

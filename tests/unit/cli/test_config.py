@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from enrichment.cli.main import main
@@ -38,3 +40,22 @@ def test_the_config_command_module_registers_its_options(monkeypatch, capsys):
     monkeypatch.setenv("ENRICHMENT_SHARD_SIZE", "77")
     assert run(cli_config, ["config"]) == 0
     assert "ENRICHMENT_SHARD_SIZE=77" in capsys.readouterr().out
+
+
+def test_config_names_variables_that_are_not_settings(monkeypatch, capsys):
+    from enrichment.config import docs
+
+    declared = {row.name for _, _, rows in docs.sections() for row in rows}
+    for name in [n for n in os.environ if n.startswith("ENRICHMENT_") or n in declared]:
+        monkeypatch.delenv(name)
+    assert main(["config"]) == 0
+    assert "no setting is set in the environment" in capsys.readouterr().out
+    monkeypatch.setenv("ENRICHMENT_QUALITY_COVERAGE_COLOR", "0.9")  # a taxonomy attribute
+    monkeypatch.setenv("ENRICHMENT_QUALITY_COVERAGE_COLOUR", "0.9")  # not one
+    monkeypatch.setenv("ENRICHMENT_SHARD_SIZ", "10")
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    known, unknown = out.split("# Not a setting")
+    assert "ENRICHMENT_QUALITY_COVERAGE_COLOR=0.9" in known
+    assert unknown.split() == ["(ignored:", "a", "misspelling?)",
+                               "ENRICHMENT_QUALITY_COVERAGE_COLOUR", "ENRICHMENT_SHARD_SIZ"]  # fmt: skip

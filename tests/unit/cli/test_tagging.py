@@ -100,6 +100,44 @@ def test_tag_images_reports_missing_columns(catalogue, capsys):
     assert code == 2 and "sku" in capsys.readouterr().err
 
 
+def test_tag_images_names_a_csv_that_is_not_utf8(catalogue, capsys):
+    (catalogue / "latin1.csv").write_bytes(
+        "sku,image,title\nA,a.png,Caf\xe9 shirt\n".encode("latin-1")
+    )
+    out = catalogue / "z.jsonl"
+    code = main(
+        ["tag-images", "--input", str(catalogue / "latin1.csv"), "--output", str(out), "--no-clip"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "latin1.csv: not UTF-8" in err and "Traceback" not in err
+
+
+def test_tag_images_refuses_an_output_it_cannot_create_before_tagging(catalogue, capsys):
+    (catalogue / "a-file").write_text("x", encoding="utf-8")
+    for output in (catalogue / "a-file" / "out.jsonl", catalogue):
+        code = main(
+            [
+                "tag-images",
+                "--input",
+                str(catalogue / "products.csv"),
+                "--output",
+                str(output),
+                "--no-clip",
+            ]
+        )
+        err = capsys.readouterr().err
+        assert code == 2 and f"cannot write {output}" in err, err
+
+
+@pytest.mark.parametrize("option", [["--workers", "-1"], ["--batch-size", "0"], ["--workers", "x"]])
+def test_tag_images_rejects_counts_out_of_range(catalogue, capsys, option):
+    args = ["tag-images", "--input", str(catalogue / "products.csv"), "--output", "o.jsonl"]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--no-clip", *option])
+    assert exit_info.value.code == 2
+    assert f"argument {option[0]}" in capsys.readouterr().err
+
+
 def test_evaluate_reports_metrics(catalogue, capsys):
     (catalogue / "labels.csv").write_text(
         "sku,color,category,material\nR1,crimson,tees,cotton|elastane\nN1,navy,coats,\nB1,black,hoodie,\n",

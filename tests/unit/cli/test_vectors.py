@@ -47,3 +47,10 @@ def test_similar_and_index_versions_after_a_run(platform_db, capsys):
     assert code == 0 and text["state"] == "active" and text["vectors"] == 3
     assert run(vectors, ["similar", "NOPE"]) == 1
     assert "NOPE" in capsys.readouterr().err
+    assert run(vectors, ["similar", "A", "--category", "hats", "--exact"]) == 0
+    assert "spelt as in the catalogue, case included" in capsys.readouterr().err
+    assert run(vectors, ["similar", "A", "--kind", "image"]) == 1
+    assert "ENRICHMENT_CLIP_MODEL" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run(vectors, ["similar", "A", "--k", "0"])
+    assert "--k: must be at least 1" in capsys.readouterr().err
