@@ -39,9 +39,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if args.list:
         root = report.reports_root()
-        for row in report.index_rows():
+        rows = report.index_rows()
+        if rows:
+            print(f"{'run committed':<25}  {'last checked':<25}  verdict  report")
+        for row in rows:
             verdict = "passed" if row["passed"] else "FAILED"
-            print(f"{row['committed_at']}  {verdict:<6}  {root / row['href']}")
+            print(
+                f"{row['committed_at']:<25}  {row['checked_at']:<25}  {verdict:<7}  "
+                f"{root / row['href']}"
+            )
         return 0
     print(report.render_stored(args.run_id))
     return 0

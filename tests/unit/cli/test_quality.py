@@ -22,3 +22,14 @@ def test_quality_json_passes_then_fails_with_exit_1(state, capsys):  # noqa: F81
     assert run(quality, ["quality", "--no-docs", "--no-report"]) == 1
     out = capsys.readouterr().out
     assert "Quality of run r2: FAILED" in out and "coverage.any" in out
+
+
+@pytest.mark.integration
+def test_report_list_labels_commit_and_check_times(state, capsys):  # noqa: F811
+    assert run(quality, ["quality", "--no-docs"]) == 0
+    capsys.readouterr()
+    assert run(quality, ["report", "--list"]) == 0
+    header, row = capsys.readouterr().out.splitlines()[:2]
+    assert header.split() == ["run", "committed", "last", "checked", "verdict", "report"]
+    committed, checked, verdict, path = row.split()
+    assert committed <= checked and verdict == "passed" and path.endswith("index.html")

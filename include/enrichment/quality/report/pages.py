@@ -158,7 +158,7 @@ def index_rows(settings: Settings | None = None) -> list[dict]:
         if cur.fetchone()[0] is None:
             return []
         cur.execute(f"""SELECT q.run_id, r.committed_at, q.passed, q.failed, q.metrics,
-                               r.summary
+                               r.summary, q.checked_at
                           FROM {s}.quality_runs q JOIN {s}.runs r ON r.run_id = q.run_id
                          ORDER BY r.committed_at DESC""")
         rows = cur.fetchall()
@@ -167,6 +167,7 @@ def index_rows(settings: Settings | None = None) -> list[dict]:
             "run_id": r,
             "href": f"{report_dir_name(r)}/index.html",
             "committed_at": c.isoformat(timespec="seconds"),
+            "checked_at": checked.isoformat(timespec="seconds"),
             "passed": p,
             "failed": f,
             "active": f"{(m or {}).get('active_skus') or 0:,}",
@@ -174,7 +175,7 @@ def index_rows(settings: Settings | None = None) -> list[dict]:
             "quarantine": pct((m or {}).get("quarantine_rate"), 2),
             "noop": _noop(summary),
         }
-        for r, c, p, f, m, summary in rows
+        for r, c, p, f, m, summary, checked in rows
     ]
 
 
