@@ -223,6 +223,10 @@ def row_problem(row: dict[str, Any]) -> str | None:
 # -- tag-images -------------------------------------------------------------------------------
 def cmd_tag_images(args: argparse.Namespace) -> int:
     rows = _read_csv(args.input, ("sku", "image"))
+    if args.no_clip and args.workers != 1:  # tagging in worker processes: start them early
+        from enrichment.tagging.pipeline import start_worker_server
+
+        start_worker_server()
     settings, tagger, batch_size = _make_tagger(args.no_clip, args.batch_size, args.calibration)
     policy = csv_image_policy(settings, args.input.resolve(), args.image_root)
     prepare_output(args.output)

@@ -263,6 +263,26 @@ def _tag_chunk(jobs: list[ImageJob]) -> tuple[list[TaggedItem], float]:
     return tagged, time.process_time() - cpu
 
 
+def worker_context():
+    """The multiprocessing context of tagging workers: forkserver, so children do not
+    inherit this process's threads, locks or connections; they fork from a server that
+    has imported the tagging code once."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["enrichment.tagging.pipeline"])
+    return context
+
+
+def start_worker_server() -> None:
+    """Start the workers' fork server now, so its imports (about 0.3 s) run on another
+    core while this process builds the tagger; a no-op where it already runs."""
+    from multiprocessing import forkserver
+
+    worker_context()
+    forkserver.ensure_running()
+
+
 class TagPool:
     """Worker processes tagging without CLIP; each holds a copy of ``tagger``.
 
@@ -279,17 +299,11 @@ class TagPool:
     ) -> None:
         if tagger.clip is not None:
             raise ValueError("TagPool runs taggers without CLIP; tag with CLIP in-process")
-        import multiprocessing
-
         self.workers = workers or default_workers()
         self.cpu_seconds = 0.0  # spent in the worker processes on tagging
-        # forkserver: children do not inherit this process's threads, locks or connections;
-        # they fork from a server that has imported the tagging code once
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["enrichment.tagging.pipeline"])
         self._pool = ProcessPoolExecutor(
             self.workers,
-            mp_context=context,
+            mp_context=worker_context(),
             initializer=_init_child,
             initargs=(tagger, policy, mode),
         )

@@ -73,6 +73,20 @@ def test_worker_processes_give_the_serial_results_in_order(setup):
     assert red and red[0]["value"] == "red" and "pixels" in red[0]["sources"]
 
 
+def test_a_fork_server_started_early_serves_the_pool_that_follows(setup):
+    from multiprocessing import forkserver
+
+    tagger, policy, jobs = setup
+    pipeline.start_worker_server()
+    pid = forkserver._forkserver._forkserver_pid
+    pipeline.start_worker_server()  # already running: the same server
+    assert pid is not None and forkserver._forkserver._forkserver_pid == pid
+    with TagPool(tagger, policy, workers=2) as pool:
+        pooled = _outcome(pool.tag(jobs, chunk=7))
+    assert forkserver._forkserver._forkserver_pid == pid  # the pool forked from it
+    assert pooled == _outcome(tag_serial(tagger, jobs, policy, batch_size=16))
+
+
 def test_pixels_only_decodes_large_jpegs_at_a_reduced_scale(setup):
     _, policy, jobs = setup
     loaded = pipeline.load_one(jobs[1], policy, pipeline.decode_sides(False))
