@@ -9,6 +9,7 @@ typed as its conf, and have processed exactly the products its selection names.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import time
@@ -36,6 +37,7 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
+PICKER_INPUTS = ("YYYY/MM/DD", "HH:mm")  # the inputs of a date-time picker's popover
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--window-size=1400,2000")  # fmt: skip
@@ -85,7 +87,9 @@ class TriggerForm:
     def switch_on(self, name: str) -> None:
         from selenium.common.exceptions import (
             ElementClickInterceptedException,
+            NoSuchElementException,
             StaleElementReferenceException,
+            TimeoutException,
         )
 
         found: dict = {}
@@ -105,14 +109,23 @@ class TriggerForm:
             try:
                 found["switch"].click()
                 return True
-            except ElementClickInterceptedException:  # a picker popover still closing
-                driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+            except ElementClickInterceptedException as exc:  # a picker or toast still closing
+                found["error"] = exc.msg
+                active = driver.switch_to.active_element
+                # Escape only inside a date-time picker: on the dialog it closes the form
+                if active.get_attribute("placeholder") in PICKER_INPUTS:
+                    active.send_keys(Keys.ESCAPE)
                 return False
-            except StaleElementReferenceException:  # the form re-rendered: find it again
-                find()
+            except (StaleElementReferenceException, NoSuchElementException) as exc:
+                found["error"] = exc.msg  # the form re-rendered: find it again
+                with contextlib.suppress(NoSuchElementException):
+                    find()
                 return False
 
-        self.wait.until(clicked)
+        try:
+            self.wait.until(clicked)
+        except TimeoutException:
+            pytest.fail(f"could not switch on {name!r}: {found.get('error')}")
         assert found["box"].is_selected(), name
 
     def date_time(self, label: str, when: datetime) -> None:
@@ -120,11 +133,15 @@ class TriggerForm:
         xpath = f"//*[normalize-space()='{label}']/following::*[@data-testid='datetime-input'][1]"
         self.driver.find_element(By.XPATH, xpath).click()
         day = self.wait.until(
-            ec.visibility_of_element_located((By.CSS_SELECTOR, "input[placeholder='YYYY/MM/DD']"))
+            ec.visibility_of_element_located(
+                (By.CSS_SELECTOR, f"input[placeholder='{PICKER_INPUTS[0]}']")
+            )
         )
         day.send_keys(Keys.CONTROL, "a")
         day.send_keys(when.strftime("%Y/%m/%d"))
-        clock = self.driver.find_element(By.CSS_SELECTOR, "input[placeholder='HH:mm']")
+        clock = self.driver.find_element(
+            By.CSS_SELECTOR, f"input[placeholder='{PICKER_INPUTS[1]}']"
+        )
         clock.send_keys(Keys.CONTROL, "a")
         clock.send_keys(when.strftime("%H:%M"))
         clock.send_keys(Keys.ESCAPE)
