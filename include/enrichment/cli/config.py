@@ -1,14 +1,14 @@
 """Command ``config``: the settings in effect, or ``docs/configuration.md`` (``--markdown``).
 
 Without options it prints every declared variable that is set, with its value (secrets
-shown as ``***``); ``--all`` adds the unset ones with their defaults. ``ENRICHMENT_*`` variables that are
-not settings (a misspelt name is ignored by every command) are listed last.
+shown as ``***``); ``--all`` adds the unset ones with their defaults. ``ENRICHMENT_*``
+variables that are not settings (a misspelt name is ignored by every command) are listed
+last.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 
 
@@ -30,10 +30,9 @@ def cmd_config(args) -> int:
     if args.markdown:
         sys.stdout.write(docs.markdown())
         return 0
-    names, patterns, printed = set(), [], False
+    names, printed = set(), False
     for title, _, rows in docs.sections():
         names.update(row.name for row in rows)
-        patterns += [_pattern(row.name) for row in rows if "<" in row.name]
         shown = [(row, raw(row.name)) for row in rows if "<" not in row.name]
         shown = [(row, value) for row, value in shown if value is not None or args.all]
         if not shown:
@@ -47,17 +46,16 @@ def cmd_config(args) -> int:
                 secret = row.kind == "secret" or "secret" in row.name.lower()
                 print(f"{row.name}={'***' if secret else value}")
     variables = environ()
-    family = {n: v for n, v in variables.items() if any(p.fullmatch(n) for p in patterns)}
     attributes = _taxonomy_attributes()
-    per_attribute = {n: v for n, v in family.items() if _attribute_of(n) in attributes}
-    if per_attribute:
+    thresholds = {n: v for n, v in variables.items() if _attribute_of(n) in attributes}
+    if thresholds:
         print("# Per attribute")
-        print("\n".join(f"{n}={v}" for n, v in sorted(per_attribute.items())))
+        print("\n".join(f"{n}={v}" for n, v in sorted(thresholds.items())))
         printed = True
     unknown = sorted(
         name
         for name in variables
-        if name.startswith("ENRICHMENT_") and name not in names and name not in per_attribute
+        if name.startswith("ENRICHMENT_") and name not in names and name not in thresholds
     )
     if unknown:
         print("# Not a setting (ignored: a misspelling?)")
@@ -67,17 +65,15 @@ def cmd_config(args) -> int:
     return 0
 
 
-def _attribute_of(name: str) -> str:
-    """The taxonomy attribute a per-attribute variable names (``..._COVERAGE_COLOR``)."""
-    return name.rsplit("_COVERAGE_", 1)[-1].rsplit("_PRECISION_", 1)[-1].lower().replace("_", "-")
+def _attribute_of(name: str) -> str | None:
+    """The attribute a per-attribute quality variable names (``..._COVERAGE_COLOR``)."""
+    from enrichment.config.quality import PREFIX, per_attribute
+
+    found = per_attribute(name[len(PREFIX) :]) if name.startswith(PREFIX) else None
+    return found[1] if found else None
 
 
 def _taxonomy_attributes() -> set[str]:
     from enrichment.tagging.taxonomy import Taxonomy
 
     return {a.id for a in Taxonomy.load().attributes}
-
-
-def _pattern(name: str) -> re.Pattern:
-    """A documented family of variables (``ENRICHMENT_QUALITY_COVERAGE_<ATTR>``) as a regex."""
-    return re.compile(re.sub(r"<[^>]+>", "[A-Z0-9_]+", re.escape(name)))

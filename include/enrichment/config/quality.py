@@ -122,6 +122,15 @@ THRESHOLDS = (
 PER_ATTRIBUTE = {"COVERAGE_": "coverage", "PRECISION_": "accuracy"}
 
 
+def per_attribute(key: str) -> tuple[str, str] | None:
+    """``(section, attribute)`` of a per-attribute variable name without :data:`PREFIX`
+    (``COVERAGE_COLOR`` -> ``("coverage", "color")``), else None."""
+    for prefix, section in PER_ATTRIBUTE.items():
+        if key.startswith(prefix):
+            return section, key[len(prefix) :].lower().replace("_", "-")
+    return None
+
+
 @dataclass(frozen=True)
 class QualitySettings:
     """Where the analysts' reports are written."""

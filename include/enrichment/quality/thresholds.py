@@ -14,8 +14,8 @@ from pathlib import Path
 import yaml
 
 from enrichment.config import ConfigError
-from enrichment.config.quality import PER_ATTRIBUTE, THRESHOLDS, quality_variables
 from enrichment.config.quality import PREFIX as ENV_PREFIX
+from enrichment.config.quality import THRESHOLDS, per_attribute, quality_variables
 
 DEFAULT_PATH = Path(__file__).with_name("quality.yaml")
 SEVERITIES = ("error", "warning")
@@ -102,14 +102,12 @@ def _env_overrides(data: dict, environ: dict[str, str]) -> dict:
             else:
                 out.setdefault(section, {})[entry] = raw
             continue
-        for prefix, section in PER_ATTRIBUTE.items():
-            if key.startswith(prefix):
-                attribute = key[len(prefix) :].lower().replace("_", "-")
-                out.setdefault(section, {}).setdefault("attributes", {})
-                out[section]["attributes"] = {**out[section]["attributes"], attribute: raw}
-                break
-        else:
+        found = per_attribute(key)
+        if found is None:
             raise ConfigError(f"{name} is not a known quality setting (see quality.yaml)")
+        section, attribute = found
+        out.setdefault(section, {}).setdefault("attributes", {})
+        out[section]["attributes"] = {**out[section]["attributes"], attribute: raw}
     return out
 
 
