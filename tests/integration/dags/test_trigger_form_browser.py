@@ -9,7 +9,6 @@ typed as its conf, and have processed exactly the products its selection names.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import tempfile
 import time
@@ -85,6 +84,7 @@ class TriggerForm:
         self.driver.find_element(By.ID, f"element_{name}").send_keys(text)
 
     def switch_on(self, name: str) -> None:
+        """Click the switch until its checkbox reads checked (the UI may apply it late)."""
         from selenium.common.exceptions import (
             ElementClickInterceptedException,
             NoSuchElementException,
@@ -92,41 +92,30 @@ class TriggerForm:
             TimeoutException,
         )
 
-        found: dict = {}
-
-        def find() -> None:
-            found["box"] = self.driver.find_element(By.NAME, f"element_{name}")
-            found["switch"] = self.driver.find_element(
-                By.XPATH, f"//input[@name='element_{name}']/.."
-            )
-            self.driver.execute_script(
-                "arguments[0].scrollIntoView({block: 'center'})", found["switch"]
-            )
-
-        find()
-
-        def clicked(driver) -> bool:
+        deadline, error = time.monotonic() + 60, None
+        while time.monotonic() < deadline:
             try:
-                found["switch"].click()
-                return True
+                box = self.driver.find_element(By.NAME, f"element_{name}")
+                if box.is_selected():
+                    return
+                switch = box.find_element(By.XPATH, "..")
+                self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", switch)
+                switch.click()
+                # wait for this click to show before clicking again (a second would undo it)
+                WebDriverWait(self.driver, 5).until(ec.element_to_be_selected(box))
+                return
             except ElementClickInterceptedException as exc:  # a picker or toast still closing
-                found["error"] = exc.msg
-                active = driver.switch_to.active_element
+                error = exc.msg
+                active = self.driver.switch_to.active_element
                 # Escape only inside a date-time picker: on the dialog it closes the form
                 if active.get_attribute("placeholder") in PICKER_INPUTS:
                     active.send_keys(Keys.ESCAPE)
-                return False
             except (StaleElementReferenceException, NoSuchElementException) as exc:
-                found["error"] = exc.msg  # the form re-rendered: find it again
-                with contextlib.suppress(NoSuchElementException):
-                    find()
-                return False
-
-        try:
-            self.wait.until(clicked)
-        except TimeoutException:
-            pytest.fail(f"could not switch on {name!r}: {found.get('error')}")
-        assert found["box"].is_selected(), name
+                error = exc.msg  # the form re-rendered: find it again
+            except TimeoutException:
+                error = "clicked, but the switch still read off 5 s later"
+            time.sleep(0.5)
+        pytest.fail(f"could not switch on {name!r}: {error}")
 
     def date_time(self, label: str, when: datetime) -> None:
         """Type ``when`` (UTC, the UI's time zone here) into a date-time picker."""
