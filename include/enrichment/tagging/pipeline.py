@@ -283,6 +283,19 @@ def start_worker_server() -> None:
     forkserver.ensure_running()
 
 
+def shrinking_chunks(items: list, largest: int, workers: int, smallest: int = 4) -> list[list]:
+    """``items`` in consecutive chunks of ``largest`` that shrink towards the end (to
+    a quarter of what is left per worker, at least ``smallest``), so the workers finish
+    together instead of one idling while another tags a whole last chunk."""
+    chunks, start = [], 0
+    while start < len(items):
+        left = len(items) - start
+        size = min(largest, max(smallest, -(-left // (4 * workers))))
+        chunks.append(items[start : start + size])
+        start += size
+    return chunks
+
+
 class TagPool:
     """Worker processes tagging without CLIP; each holds a copy of ``tagger``.
 
@@ -310,8 +323,7 @@ class TagPool:
 
     def tag(self, jobs: list[ImageJob], chunk: int = POOL_CHUNK) -> Iterator[TaggedItem]:
         """Tagged items in input order."""
-        chunks = [jobs[start : start + chunk] for start in range(0, len(jobs), chunk)]
-        for result, cpu in self._pool.map(_tag_chunk, chunks):
+        for result, cpu in self._pool.map(_tag_chunk, shrinking_chunks(jobs, chunk, self.workers)):
             self.cpu_seconds += cpu
             yield from result
 

@@ -142,3 +142,15 @@ def test_stopping_early_stops_the_loader(setup):
     for _ in loader:
         break
     assert loader.batches_loaded <= 1 + pipeline.PREFETCH_BATCHES + 1
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, 31, 64, 372, 1000])
+def test_chunks_keep_every_item_once_in_order_and_shrink_towards_the_end(count):
+    items = list(range(count))
+    chunks = pipeline.shrinking_chunks(items, largest=32, workers=2)
+    assert [i for chunk in chunks for i in chunk] == items
+    sizes = [len(c) for c in chunks]
+    assert all(1 <= s <= 32 for s in sizes)
+    assert sizes == sorted(sizes, reverse=True)  # never grows again
+    if count >= 256:  # a long list starts at the largest size and ends small
+        assert sizes[0] == 32 and sizes[-2] == 4
