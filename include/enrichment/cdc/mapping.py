@@ -15,10 +15,11 @@ import yaml
 from enrichment.cdc.mapping_types import GRAINS, BaseTable, MappingError, SourceMapping
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+_ZONE = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$")  # IANA names
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*$")
 _SELECT = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
 _TOP_KEYS = {"name", "key", "grain", "document", "tables"}
-_TABLE_KEYS = {"name", "keys", "cursor"}
+_TABLE_KEYS = {"name", "keys", "cursor", "cursor_zone"}
 
 
 def demo_mapping_path() -> Path:
@@ -98,7 +99,21 @@ def _table(node: yaml.Node, source: str, schema: str) -> BaseTable:
             f"{_where(source, nodes['keys'][1], 'keys')}: must refer to the changed row as "
             "'changed' (e.g. SELECT changed.sku)"
         )
-    return BaseTable(name=name, keys=keys, cursor=_cursor(nodes.get("cursor"), source))
+    cursor = _cursor(nodes.get("cursor"), source)
+    return BaseTable(name=name, keys=keys, cursor=cursor, cursor_zone=_zone(nodes, source))
+
+
+def _zone(nodes: dict, source: str) -> str:
+    """``cursor_zone``: the time zone zone-less cursor columns hold their times in."""
+    if "cursor_zone" not in nodes:
+        return "UTC"
+    zone = _scalar(nodes["cursor_zone"], source, "cursor_zone")
+    where = _where(source, nodes["cursor_zone"][1], "cursor_zone")
+    if "cursor" not in nodes:
+        raise MappingError(f"{where}: only meaningful with cursor columns")
+    if not _ZONE.match(zone):
+        raise MappingError(f"{where}: expected a time zone name such as Europe/Berlin or UTC")
+    return zone
 
 
 def parse_mapping(text: str, source: str = "<mapping>", schema: str = "catalog") -> SourceMapping:

@@ -40,12 +40,14 @@ class BaseTable:
 
     ``keys`` is a SELECT returning the product keys of one changed row, which it calls
     ``changed`` (e.g. ``SELECT p.sku FROM shop.products p WHERE p.id = changed.product_id``).
-    ``cursor`` lists timestamp columns for the timestamp-cursor mode (may be empty).
+    ``cursor`` lists timestamp columns for the timestamp-cursor mode (may be empty);
+    ``cursor_zone`` is the time zone those without one (``timestamp``) hold times in.
     """
 
     name: str
     keys: str
     cursor: tuple[str, ...] = ()
+    cursor_zone: str = "UTC"
 
     @property
     def schema(self) -> str:

@@ -171,3 +171,56 @@ def test_a_long_bulk_transaction_committing_late_loses_nothing(shop):
     third = _run(shop, "r3")
     assert third["changes"] == {"text_changed": 8}
     assert "MD-SAME" not in _classes(shop, "r3")
+
+
+ZONES = [("woocommerce", "cursor")]
+
+
+@pytest.mark.parametrize("shop", ZONES, indirect=True, ids=["woocommerce-cursor"])
+@pytest.mark.parametrize("reader_zone", ["Asia/Tokyo", "America/New_York"])
+def test_zone_less_cursor_columns_do_not_depend_on_the_readers_time_zone(shop, reader_zone):
+    """``post_modified_gmt`` holds UTC without a zone: read in the reader's own session
+    zone, a save east of UTC fell before the window and one west of it after."""
+    shop.sql(f"ALTER ROLE {shop.role} SET timezone = '{reader_zone}'")
+    _run(shop, "r1")
+    save, classes, _ = shop.shop.CHANGES["admin editor save (post_modified bumped)"]
+    shop.write(save)
+    _run(shop, "r2")
+    assert _classes(shop, "r2") == classes
+
+
+@pytest.mark.parametrize("shop", ZONES, indirect=True, ids=["woocommerce-cursor"])
+def test_a_cursor_column_in_local_time_is_read_in_the_zone_the_mapping_names(
+    shop, monkeypatch, tmp_path
+):
+    """``post_modified`` is the site's local time (Europe/Berlin here)."""
+    local = woocommerce.MAPPING.replace(
+        "cursor: [post_modified_gmt]", f"cursor: [post_modified]\n    cursor_zone: {woocommerce.TZ}"
+    )
+    assert local != woocommerce.MAPPING
+    mapping = tmp_path / "local.yaml"
+    mapping.write_text(local, encoding="utf-8")
+    monkeypatch.setenv("ENRICHMENT_SOURCE_MAPPING", str(mapping))
+    shop.settings = load_settings()
+    shop.sql(f"ALTER ROLE {shop.role} SET timezone = 'Asia/Tokyo'")
+    _run(shop, "r1")
+    save, classes, _ = shop.shop.CHANGES["admin editor save (post_modified bumped)"]
+    shop.write(save)
+    _run(shop, "r2")
+    assert _classes(shop, "r2") == classes
+
+
+@pytest.mark.parametrize("shop", ZONES, indirect=True, ids=["woocommerce-cursor"])
+def test_an_unknown_cursor_zone_fails_the_run_naming_the_table(shop, monkeypatch, tmp_path):
+    from enrichment.config import ConfigError
+
+    bad = woocommerce.MAPPING.replace(
+        "cursor: [post_modified_gmt]", "cursor: [post_modified_gmt]\n    cursor_zone: Mars/Olympus"
+    )
+    mapping = tmp_path / "bad.yaml"
+    mapping.write_text(bad, encoding="utf-8")
+    monkeypatch.setenv("ENRICHMENT_SOURCE_MAPPING", str(mapping))
+    shop.settings = load_settings()
+    _run(shop, "r1")  # a first run reads everything: no window yet
+    with pytest.raises(ConfigError, match=r"wp_posts: cursor_zone 'Mars/Olympus'"):
+        _run(shop, "r2")

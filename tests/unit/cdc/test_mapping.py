@@ -29,6 +29,12 @@ def test_schema_placeholder_and_several_cursor_columns():
     assert mapping.tables[0].cursor == ("updated_at", "created_at")
 
 
+def test_zone_less_cursor_columns_are_read_as_utc_unless_the_table_names_a_zone():
+    assert parse_mapping(GOOD).tables[0].cursor_zone == "UTC"
+    berlin = GOOD + "    cursor_zone: Europe/Berlin\n"
+    assert parse_mapping(berlin).tables[0].cursor_zone == "Europe/Berlin"
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -46,6 +52,11 @@ def test_schema_placeholder_and_several_cursor_columns():
         (
             GOOD.replace("cursor: [updated_at, created_at]", "cursor: [updated at]"),
             r"line 6, cursor",
+        ),
+        (GOOD + "    cursor_zone: Europe/Berlin; SET x\n", r"line 7, cursor_zone: expected"),
+        (
+            GOOD.replace("    cursor: [updated_at, created_at]\n", "    cursor_zone: UTC\n"),
+            r"line 6, cursor_zone: only meaningful with cursor columns",
         ),
         (
             "name: shop\ntables: []\ndocument: SELECT 1\n",

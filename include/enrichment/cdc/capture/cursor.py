@@ -4,15 +4,32 @@ The simplest mode, and the only one that needs nothing installed: SELECT on the 
 tables. Several cursor columns per table are allowed (``created_at``, ``updated_at``).
 It cannot see updates that skip every cursor column; hard deletes and the old SKU of a
 rename are found by a key diff against the root table (the first table of the mapping).
+Columns without a time zone (``timestamp``) are read in the table's ``cursor_zone``
+(UTC unless the mapping says otherwise), whatever the source role's session zone is.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import psycopg2
+
 from enrichment.cdc.capture.keys import keys_from
 from enrichment.cdc.capture.types import Captured
-from enrichment.cdc.mapping_types import SourceMapping
+from enrichment.cdc.mapping_types import BaseTable, SourceMapping
+from enrichment.config import ConfigError
+
+
+def _set_zone(cur, table: BaseTable) -> None:
+    """Read the table's zone-less cursor columns in its ``cursor_zone`` (default UTC), not
+    in whatever time zone the source role's session has (``timestamptz`` is unaffected)."""
+    try:
+        cur.execute("SELECT set_config('TimeZone', %s, true)", (table.cursor_zone,))
+    except psycopg2.DataError as exc:
+        raise ConfigError(
+            f"source mapping, table {table.name}: cursor_zone {table.cursor_zone!r} is not a "
+            f"time zone the source database knows ({exc.pgerror or exc})".strip()
+        ) from exc
 
 
 class CursorCapture:
@@ -42,15 +59,19 @@ class CursorCapture:
         lower = datetime.fromisoformat(last) - self.overlap
         keys: set[str] = set()
         with conn.cursor() as cur:
+            cur.execute("SELECT current_setting('TimeZone')")
+            session_zone = cur.fetchone()[0]
             for table in self.mapping.tables:
                 if not table.cursor:
                     continue
+                _set_zone(cur, table)
                 cond = " OR ".join(
                     f"(t.{c} > %(lower)s AND t.{c} <= %(upper)s)" for c in table.cursor
                 )
                 rows = f"(SELECT t.* FROM {table.name} t WHERE {cond})"
                 cur.execute(keys_from(table, rows), {"lower": lower, "upper": upper})
                 keys.update(r[0] for r in cur.fetchall())
+            cur.execute("SELECT set_config('TimeZone', %s, true)", (session_zone,))
         return Captured(
             self.mode,
             keys=keys,
