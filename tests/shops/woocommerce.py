@@ -32,7 +32,7 @@ import time
 
 SITE = "https://shop.example"
 UPLOADS = "2024/05"  # uploads sub-folder; files live under wp-content/uploads
-TZ = "Europe/Berlin"  # the site's timezone_string option
+TZ = "Asia/Kolkata"  # the site's timezone_string option (+05:30, no daylight saving)
 NOW_LOCAL = f"date_trunc('second', now() AT TIME ZONE '{TZ}')"  # current_time('mysql')
 NOW_GMT = "date_trunc('second', now() AT TIME ZONE 'UTC')"  # current_time('mysql', 1)
 
@@ -116,8 +116,8 @@ def _showing(attachment: str, when: str) -> str:
     )
 
 
-# product_type terms ('simple', 'variable') are fixed: their count updates, on every
-# product save, would otherwise re-read every product of the type
+# product_type terms ('simple', 'variable') feed no document: their count updates (a new
+# product, a publish, unpublish or trash) would otherwise re-read every product of the type
 _TAXONOMIES = "('product_cat', 'product_brand')"
 _POST_KEYS = (
     _family("""SELECT changed."ID" AS id

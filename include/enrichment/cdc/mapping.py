@@ -16,6 +16,7 @@ from enrichment.cdc.mapping_types import GRAINS, BaseTable, MappingError, Source
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 _ZONE = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$")  # IANA names
+_POSIX_OFFSET = re.compile(r"^(UTC|GMT)(?P<sign>[+-])(?P<hours>\d+)$", re.IGNORECASE)
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*$")
 _SELECT = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
 _TOP_KEYS = {"name", "key", "grain", "document", "tables"}
@@ -109,10 +110,17 @@ def _zone(nodes: dict, source: str) -> str:
         return "UTC"
     zone = _scalar(nodes["cursor_zone"], source, "cursor_zone")
     where = _where(source, nodes["cursor_zone"][1], "cursor_zone")
-    if "cursor" not in nodes:
+    if not _cursor(nodes.get("cursor"), source):
         raise MappingError(f"{where}: only meaningful with cursor columns")
     if not _ZONE.match(zone):
         raise MappingError(f"{where}: expected a time zone name such as Europe/Berlin or UTC")
+    offset = _POSIX_OFFSET.match(zone)
+    if offset:  # PostgreSQL reads UTC+3 the POSIX way: three hours WEST of Greenwich
+        east = {"+": "-", "-": "+"}[offset["sign"]]
+        raise MappingError(
+            f"{where}: {zone!r} would mean UTC{east}{offset['hours']} to PostgreSQL (POSIX "
+            f"signs); write Etc/GMT{east}{offset['hours']} or the place's zone name"
+        )
     return zone
 
 

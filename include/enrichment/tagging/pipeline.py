@@ -287,6 +287,8 @@ def shrinking_chunks(items: list, largest: int, workers: int, smallest: int = 4)
     """``items`` in consecutive chunks of ``largest`` that shrink towards the end (to
     a quarter of what is left per worker, at least ``smallest``), so the workers finish
     together instead of one idling while another tags a whole last chunk."""
+    if largest < 1 or smallest < 1:
+        raise ValueError(f"chunk sizes must be at least 1, got {largest} and {smallest}")
     chunks, start = [], 0
     while start < len(items):
         left = len(items) - start

@@ -174,16 +174,21 @@ def test_a_long_bulk_transaction_committing_late_loses_nothing(shop):
 
 
 ZONES = [("woocommerce", "cursor")]
+READER_ZONES = [("woocommerce", "cursor"), ("medusa", "cursor")]
 
 
-@pytest.mark.parametrize("shop", ZONES, indirect=True, ids=["woocommerce-cursor"])
+@pytest.mark.parametrize(
+    "shop", READER_ZONES, indirect=True, ids=[f"{s}-{m}" for s, m in READER_ZONES]
+)
 @pytest.mark.parametrize("reader_zone", ["Asia/Tokyo", "America/New_York"])
-def test_zone_less_cursor_columns_do_not_depend_on_the_readers_time_zone(shop, reader_zone):
-    """``post_modified_gmt`` holds UTC without a zone: read in the reader's own session
-    zone, a save east of UTC fell before the window and one west of it after."""
+def test_cursor_windows_do_not_depend_on_the_readers_time_zone(shop, reader_zone):
+    """WooCommerce's ``post_modified_gmt`` holds UTC without a zone: read in the reader's
+    own session zone, a save east of UTC fell before the window and one west of it
+    after. Medusa's ``timestamptz`` columns, and its image versions rendered as text,
+    must read the same whatever the zone."""
     shop.sql(f"ALTER ROLE {shop.role} SET timezone = '{reader_zone}'")
     _run(shop, "r1")
-    save, classes, _ = shop.shop.CHANGES["admin editor save (post_modified bumped)"]
+    save, classes, _ = next(c for c in shop.shop.CHANGES.values() if c[2] is True)
     shop.write(save)
     _run(shop, "r2")
     assert _classes(shop, "r2") == classes
@@ -193,7 +198,8 @@ def test_zone_less_cursor_columns_do_not_depend_on_the_readers_time_zone(shop, r
 def test_a_cursor_column_in_local_time_is_read_in_the_zone_the_mapping_names(
     shop, monkeypatch, tmp_path
 ):
-    """``post_modified`` is the site's local time (Europe/Berlin here)."""
+    """``post_modified`` is the site's local time (a zone without daylight saving here:
+    in the hour a clock goes back, a local time names two instants)."""
     local = woocommerce.MAPPING.replace(
         "cursor: [post_modified_gmt]", f"cursor: [post_modified]\n    cursor_zone: {woocommerce.TZ}"
     )
@@ -221,6 +227,8 @@ def test_an_unknown_cursor_zone_fails_the_run_naming_the_table(shop, monkeypatch
     mapping.write_text(bad, encoding="utf-8")
     monkeypatch.setenv("ENRICHMENT_SOURCE_MAPPING", str(mapping))
     shop.settings = load_settings()
-    _run(shop, "r1")  # a first run reads everything: no window yet
-    with pytest.raises(ConfigError, match=r"wp_posts: cursor_zone 'Mars/Olympus'"):
-        _run(shop, "r2")
+    named = r"wp_posts: cursor_zone 'Mars/Olympus' is not a time zone"
+    with pytest.raises(ConfigError, match=named):
+        cdc.check(shop.settings)
+    with pytest.raises(ConfigError, match=named):  # the first run, before a full read
+        _run(shop, "r1")

@@ -84,7 +84,8 @@ class TriggerForm:
         self.driver.find_element(By.ID, f"element_{name}").send_keys(text)
 
     def switch_on(self, name: str) -> None:
-        """Click the switch until its checkbox reads checked (the UI may apply it late)."""
+        """Click the switch until its checkbox reads checked (the UI may apply it late);
+        a click that raised nothing is given 10 s to show before the next one."""
         from selenium.common.exceptions import (
             ElementClickInterceptedException,
             NoSuchElementException,
@@ -101,8 +102,11 @@ class TriggerForm:
                 switch = box.find_element(By.XPATH, "..")
                 self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", switch)
                 switch.click()
-                # wait for this click to show before clicking again (a second would undo it)
-                WebDriverWait(self.driver, 5).until(ec.element_to_be_selected(box))
+                # wait for this click to show before clicking again (a second would undo
+                # it), by name: a re-render replaces the element the click went to
+                WebDriverWait(
+                    self.driver, 10, ignored_exceptions=(StaleElementReferenceException,)
+                ).until(ec.element_located_to_be_selected((By.NAME, f"element_{name}")))
                 return
             except ElementClickInterceptedException as exc:  # a picker or toast still closing
                 error = exc.msg
@@ -113,7 +117,7 @@ class TriggerForm:
             except (StaleElementReferenceException, NoSuchElementException) as exc:
                 error = exc.msg  # the form re-rendered: find it again
             except TimeoutException:
-                error = "clicked, but the switch still read off 5 s later"
+                error = "clicked, but the switch still read off 10 s later"
             time.sleep(0.5)
         pytest.fail(f"could not switch on {name!r}: {error}")
 

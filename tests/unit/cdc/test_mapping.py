@@ -54,6 +54,12 @@ def test_zone_less_cursor_columns_are_read_as_utc_unless_the_table_names_a_zone(
             r"line 6, cursor",
         ),
         (GOOD + "    cursor_zone: Europe/Berlin; SET x\n", r"line 7, cursor_zone: expected"),
+        (GOOD + "    cursor_zone: UTC+3\n", r"'UTC\+3' would mean UTC-3 .* write Etc/GMT-3"),
+        (
+            GOOD.replace("cursor: [updated_at, created_at]", "cursor: []")
+            + "    cursor_zone: UTC\n",
+            r"line 7, cursor_zone: only meaningful with cursor columns",
+        ),
         (
             GOOD.replace("    cursor: [updated_at, created_at]\n", "    cursor_zone: UTC\n"),
             r"line 6, cursor_zone: only meaningful with cursor columns",

@@ -154,3 +154,8 @@ def test_chunks_keep_every_item_once_in_order_and_shrink_towards_the_end(count):
     assert sizes == sorted(sizes, reverse=True)  # never grows again
     if count >= 256:  # a long list starts at the largest size and ends small
         assert sizes[0] == 32 and sizes[-2] == 4
+
+
+def test_a_chunk_size_below_one_is_refused():
+    with pytest.raises(ValueError, match="at least 1"):
+        pipeline.shrinking_chunks([1, 2], largest=0, workers=2)

@@ -45,8 +45,28 @@ class CursorCapture:
         return []
 
     def check(self, conn) -> dict:
-        tables = {t.name: list(t.cursor) or "no cursor column" for t in self.mapping.tables}
+        with conn.cursor() as cur:
+            self._check_zones(cur)
+        tables = {
+            t.name: f"{', '.join(t.cursor)} (read in {t.cursor_zone})"
+            if t.cursor
+            else "no cursor column"
+            for t in self.mapping.tables
+        }
         return {"mode": self.mode, "tables": tables, "ok": True}
+
+    def _check_zones(self, cur) -> str:
+        """Fail naming the table when a ``cursor_zone`` is unknown to the source server;
+        returns the session's own zone (left in place)."""
+        if cur.connection.autocommit:  # set_config(..., true) would not last the query
+            raise ValueError("cursor capture needs a connection inside a transaction")
+        cur.execute("SELECT current_setting('TimeZone')")
+        session_zone = cur.fetchone()[0]
+        for table in self.mapping.tables:
+            if table.cursor:
+                _set_zone(cur, table)
+        cur.execute("SELECT set_config('TimeZone', %s, true)", (session_zone,))
+        return session_zone
 
     def remove(self, conn) -> list[str]:
         return []
@@ -54,13 +74,13 @@ class CursorCapture:
     def read(self, conn, position: dict | None, upper: datetime) -> Captured:
         """Keys of rows with any cursor column in the window; no position: a full read."""
         last = (position or {}).get("upper")
+        with conn.cursor() as cur:  # a bad zone fails the first run, not only the next
+            session_zone = self._check_zones(cur)
         if last is None:
             return Captured(self.mode, position={"upper": upper.isoformat()}, full=True)
         lower = datetime.fromisoformat(last) - self.overlap
         keys: set[str] = set()
-        with conn.cursor() as cur:
-            cur.execute("SELECT current_setting('TimeZone')")
-            session_zone = cur.fetchone()[0]
+        with conn.cursor() as cur:  # keys SQL runs in the table's zone too; then restored
             for table in self.mapping.tables:
                 if not table.cursor:
                     continue
