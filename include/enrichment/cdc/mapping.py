@@ -101,16 +101,16 @@ def _table(node: yaml.Node, source: str, schema: str) -> BaseTable:
             "'changed' (e.g. SELECT changed.sku)"
         )
     cursor = _cursor(nodes.get("cursor"), source)
-    return BaseTable(name=name, keys=keys, cursor=cursor, cursor_zone=_zone(nodes, source))
+    return BaseTable(name=name, keys=keys, cursor=cursor, cursor_zone=_zone(nodes, cursor, source))
 
 
-def _zone(nodes: dict, source: str) -> str:
+def _zone(nodes: dict, cursor: tuple[str, ...], source: str) -> str:
     """``cursor_zone``: the time zone zone-less cursor columns hold their times in."""
     if "cursor_zone" not in nodes:
         return "UTC"
     zone = _scalar(nodes["cursor_zone"], source, "cursor_zone")
     where = _where(source, nodes["cursor_zone"][1], "cursor_zone")
-    if not _cursor(nodes.get("cursor"), source):
+    if not cursor:
         raise MappingError(f"{where}: only meaningful with cursor columns")
     if not _ZONE.match(zone):
         raise MappingError(f"{where}: expected a time zone name such as Europe/Berlin or UTC")

@@ -56,9 +56,7 @@ def shop(request, platform_db, monkeypatch, tmp_path):
     shop_name, mode = request.param
     module = SHOPS[shop_name]
     source = ShopSource(_admin_url(mode, request), module, replication=mode == "log")
-    mapping = tmp_path / f"{shop_name}.yaml"
-    mapping.write_text(module.MAPPING, encoding="utf-8")
-    monkeypatch.setenv("ENRICHMENT_SOURCE_MAPPING", str(mapping))
+    _use_mapping(module.MAPPING, monkeypatch, tmp_path / f"{shop_name}.yaml")
     monkeypatch.setenv("ENRICHMENT_SOURCE_SCHEMA", source.schema)
     monkeypatch.setenv("ENRICHMENT_CAPTURE_MODE", mode)
     # exact cursor windows, unless the shop's timestamps are coarser (whole seconds)
@@ -74,6 +72,11 @@ def shop(request, platform_db, monkeypatch, tmp_path):
     source.mode = mode
     yield source
     source.drop()
+
+
+def _use_mapping(text: str, monkeypatch, path) -> None:
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("ENRICHMENT_SOURCE_MAPPING", str(path))
 
 
 def _run(source, run_id: str) -> dict:
@@ -204,9 +207,7 @@ def test_a_cursor_column_in_local_time_is_read_in_the_zone_the_mapping_names(
         "cursor: [post_modified_gmt]", f"cursor: [post_modified]\n    cursor_zone: {woocommerce.TZ}"
     )
     assert local != woocommerce.MAPPING
-    mapping = tmp_path / "local.yaml"
-    mapping.write_text(local, encoding="utf-8")
-    monkeypatch.setenv("ENRICHMENT_SOURCE_MAPPING", str(mapping))
+    _use_mapping(local, monkeypatch, tmp_path / "local.yaml")
     shop.settings = load_settings()
     shop.sql(f"ALTER ROLE {shop.role} SET timezone = 'Asia/Tokyo'")
     _run(shop, "r1")
@@ -223,9 +224,7 @@ def test_an_unknown_cursor_zone_fails_the_run_naming_the_table(shop, monkeypatch
     bad = woocommerce.MAPPING.replace(
         "cursor: [post_modified_gmt]", "cursor: [post_modified_gmt]\n    cursor_zone: Mars/Olympus"
     )
-    mapping = tmp_path / "bad.yaml"
-    mapping.write_text(bad, encoding="utf-8")
-    monkeypatch.setenv("ENRICHMENT_SOURCE_MAPPING", str(mapping))
+    _use_mapping(bad, monkeypatch, tmp_path / "bad.yaml")
     shop.settings = load_settings()
     named = r"wp_posts: cursor_zone 'Mars/Olympus' is not a time zone"
     with pytest.raises(ConfigError, match=named):

@@ -20,14 +20,23 @@ from enrichment.cdc.mapping_types import BaseTable, SourceMapping
 from enrichment.config import ConfigError
 
 
-def _set_zone(cur, table: BaseTable) -> None:
-    """Read the table's zone-less cursor columns in its ``cursor_zone`` (default UTC), not
-    in whatever time zone the source role's session has (``timestamptz`` is unaffected)."""
+def _session_zone(cur) -> str:
+    """The source session's own time zone, to restore after reading in a table's zone."""
+    if cur.connection.autocommit:  # set_config(..., true) would not last the query
+        raise ValueError("cursor capture needs a connection inside a transaction")
+    cur.execute("SELECT current_setting('TimeZone')")
+    return cur.fetchone()[0]
+
+
+def _use_zone(cur, zone: str, table: BaseTable | None = None) -> None:
+    """Read zone-less columns in ``zone`` until the transaction ends (``timestamptz`` is
+    unaffected); an unknown zone of ``table`` fails naming it."""
     try:
-        cur.execute("SELECT set_config('TimeZone', %s, true)", (table.cursor_zone,))
+        cur.execute("SELECT set_config('TimeZone', %s, true)", (zone,))
     except psycopg2.DataError as exc:
+        where = f"table {table.name}" if table else "session"
         raise ConfigError(
-            f"source mapping, table {table.name}: cursor_zone {table.cursor_zone!r} is not a "
+            f"source mapping, {where}: cursor_zone {zone!r} is not a "
             f"time zone the source database knows ({exc.pgerror or exc})".strip()
         ) from exc
 
@@ -55,18 +64,13 @@ class CursorCapture:
         }
         return {"mode": self.mode, "tables": tables, "ok": True}
 
-    def _check_zones(self, cur) -> str:
-        """Fail naming the table when a ``cursor_zone`` is unknown to the source server;
-        returns the session's own zone (left in place)."""
-        if cur.connection.autocommit:  # set_config(..., true) would not last the query
-            raise ValueError("cursor capture needs a connection inside a transaction")
-        cur.execute("SELECT current_setting('TimeZone')")
-        session_zone = cur.fetchone()[0]
+    def _check_zones(self, cur) -> None:
+        """Fail naming the table when a ``cursor_zone`` is unknown to the source server."""
+        session_zone = _session_zone(cur)
         for table in self.mapping.tables:
             if table.cursor:
-                _set_zone(cur, table)
-        cur.execute("SELECT set_config('TimeZone', %s, true)", (session_zone,))
-        return session_zone
+                _use_zone(cur, table.cursor_zone, table)
+        _use_zone(cur, session_zone)
 
     def remove(self, conn) -> list[str]:
         return []
@@ -74,24 +78,25 @@ class CursorCapture:
     def read(self, conn, position: dict | None, upper: datetime) -> Captured:
         """Keys of rows with any cursor column in the window; no position: a full read."""
         last = (position or {}).get("upper")
-        with conn.cursor() as cur:  # a bad zone fails the first run, not only the next
-            session_zone = self._check_zones(cur)
         if last is None:
+            with conn.cursor() as cur:  # a bad zone fails before the full read
+                self._check_zones(cur)
             return Captured(self.mode, position={"upper": upper.isoformat()}, full=True)
         lower = datetime.fromisoformat(last) - self.overlap
         keys: set[str] = set()
         with conn.cursor() as cur:  # keys SQL runs in the table's zone too; then restored
+            session_zone = _session_zone(cur)
             for table in self.mapping.tables:
                 if not table.cursor:
                     continue
-                _set_zone(cur, table)
+                _use_zone(cur, table.cursor_zone, table)
                 cond = " OR ".join(
                     f"(t.{c} > %(lower)s AND t.{c} <= %(upper)s)" for c in table.cursor
                 )
                 rows = f"(SELECT t.* FROM {table.name} t WHERE {cond})"
                 cur.execute(keys_from(table, rows), {"lower": lower, "upper": upper})
                 keys.update(r[0] for r in cur.fetchall())
-            cur.execute("SELECT set_config('TimeZone', %s, true)", (session_zone,))
+            _use_zone(cur, session_zone)
         return Captured(
             self.mode,
             keys=keys,
